@@ -1,0 +1,499 @@
+import {
+  DeviceLostError,
+  GpuValidationError,
+  LimitExceededError,
+  ShapeError,
+  UseAfterFreeError,
+  WebGPUUnavailableError,
+} from '../errors';
+import { flags } from '../flags';
+import { BufferPool } from './buffer_pool';
+import { BufferUsage, MapMode } from './gpu_constants';
+import { f16ArrayToF32, f32ArrayToF16 } from './half';
+import { PipelineCache, kernelKey, type CompiledKernel, type KernelDef } from './kernel';
+import { emptyStats, type RuntimeStats } from './stats';
+import { Tensor, bytesPerElement, checkShape, numel, type DType, type Storage } from './tensor';
+import type { Spec } from './template';
+import type { UniformType, UniformValues } from './uniforms';
+
+export type OptionalFeature = 'shader-f16' | 'subgroups' | 'timestamp-query';
+
+export interface DeviceOptions {
+  /** A `GPU` object to use instead of `navigator.gpu` / the `webgpu` package. */
+  gpu?: GPU;
+  /** Treat these features as absent even if the adapter has them (to test fallbacks). */
+  disableFeatures?: OptionalFeature[];
+  powerPreference?: GPUPowerPreference;
+  label?: string;
+}
+
+/** What the adapter and device turned out to be; every number is what the device was created with. */
+export interface DeviceInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A CPU implementation such as SwiftShader or llvmpipe: kernels without shared-memory tiles suit it best. */
+  isCpuBacked: boolean;
+  /** Running in Node through the `webgpu` package (Dawn) rather than a browser. */
+  isNode: boolean;
+  features: { shaderF16: boolean; subgroups: boolean; timestampQuery: boolean };
+  subgroupMinSize: number | undefined;
+  subgroupMaxSize: number | undefined;
+  limits: {
+    maxBufferSize: number;
+    maxStorageBufferBindingSize: number;
+    maxStorageBuffersPerShaderStage: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxComputeInvocationsPerWorkgroup: number;
+    maxComputeWorkgroupSizeX: number;
+    maxComputeWorkgroupSizeY: number;
+    maxComputeWorkgroupSizeZ: number;
+    maxComputeWorkgroupsPerDimension: number;
+    minStorageBufferOffsetAlignment: number;
+    minUniformBufferOffsetAlignment: number;
+  };
+}
+
+/** Arguments of one dispatch. */
+export interface RunArgs<U extends Record<string, UniformType>> {
+  inputs: readonly Tensor[];
+  outputs: readonly Tensor[];
+  uniforms: UniformValues<U>;
+  workgroups: readonly [number, number?, number?];
+}
+
+const UNIFORM_ARENA_BYTES = 64 * 1024;
+const isNodeRuntime = () => typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+
+/**
+ * Dawn's `GPU` object for Node, created once per process. It must outlive every device made from it:
+ * when it is garbage-collected while a device is alive, Dawn aborts the process.
+ */
+let dawnGpu: GPU | undefined;
+
+async function resolveGpu(options: DeviceOptions): Promise<{ gpu: GPU; isNode: boolean }> {
+  if (options.gpu) return { gpu: options.gpu, isNode: isNodeRuntime() };
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return { gpu: nav.gpu, isNode: false };
+  if (isNodeRuntime()) {
+    // A variable module name keeps browser bundlers from trying to include Dawn.
+    const name = 'webgpu';
+    try {
+      const dawn = (await import(/* @vite-ignore */ name)) as { create: (flags: string[]) => GPU };
+      dawnGpu ??= dawn.create([]);
+      return { gpu: dawnGpu, isNode: true };
+    } catch (cause) {
+      throw new WebGPUUnavailableError(`Node has no WebGPU: the 'webgpu' package failed to load`, { cause });
+    }
+  }
+  throw new WebGPUUnavailableError('this browser has no WebGPU (navigator.gpu is missing; a secure context is required)');
+}
+
+function looksCpuBacked(info: GPUAdapterInfo): boolean {
+  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
+  return /swiftshader|llvmpipe|lavapipe|software|warp|cpu/.test(text) || (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+}
+
+/**
+ * Opens a WebGPU device in the browser (`navigator.gpu`) or in Node (the `webgpu` package; set
+ * `VK_ICD_FILENAMES` to a Vulkan driver such as SwiftShader's on machines without a GPU).
+ *
+ * @example
+ * const device = await createDevice();
+ * console.log(device.info.description, device.info.features);
+ */
+export async function createDevice(options: DeviceOptions = {}): Promise<FlapDevice> {
+  const { gpu, isNode } = await resolveGpu(options);
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) throw new WebGPUUnavailableError('no WebGPU adapter is available');
+
+  const disabled = new Set(options.disableFeatures ?? []);
+  const wanted: OptionalFeature[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+  const requiredFeatures = wanted.filter((f) => adapter.features.has(f) && !disabled.has(f));
+  const a = adapter.limits;
+  const requiredLimits: Record<string, number> = {
+    maxBufferSize: a.maxBufferSize,
+    maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+    maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
+    maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
+    maxComputeWorkgroupSizeZ: a.maxComputeWorkgroupSizeZ,
+    maxComputeWorkgroupsPerDimension: a.maxComputeWorkgroupsPerDimension,
+  };
+  let gpuDevice: GPUDevice;
+  try {
+    gpuDevice = await adapter.requestDevice({ label: options.label ?? 'flap', requiredFeatures, requiredLimits });
+  } catch (cause) {
+    throw new WebGPUUnavailableError(`requestDevice failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+  const ai = adapter.info;
+  const d = gpuDevice.limits;
+  const has = (f: OptionalFeature) => gpuDevice.features.has(f);
+  const info: DeviceInfo = {
+    vendor: ai.vendor,
+    architecture: ai.architecture,
+    device: ai.device,
+    description: ai.description,
+    isCpuBacked: looksCpuBacked(ai),
+    isNode,
+    features: { shaderF16: has('shader-f16'), subgroups: has('subgroups'), timestampQuery: has('timestamp-query') },
+    subgroupMinSize: (ai as { subgroupMinSize?: number }).subgroupMinSize,
+    subgroupMaxSize: (ai as { subgroupMaxSize?: number }).subgroupMaxSize,
+    limits: {
+      maxBufferSize: d.maxBufferSize,
+      maxStorageBufferBindingSize: d.maxStorageBufferBindingSize,
+      maxStorageBuffersPerShaderStage: d.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupStorageSize: d.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: d.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: d.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: d.maxComputeWorkgroupSizeY,
+      maxComputeWorkgroupSizeZ: d.maxComputeWorkgroupSizeZ,
+      maxComputeWorkgroupsPerDimension: d.maxComputeWorkgroupsPerDimension,
+      minStorageBufferOffsetAlignment: d.minStorageBufferOffsetAlignment,
+      minUniformBufferOffsetAlignment: d.minUniformBufferOffsetAlignment,
+    },
+  };
+  return new FlapDevice(gpuDevice, info, options.label ?? 'flap');
+}
+
+/**
+ * The runtime's device: owns the GPU device, the buffer pool, the pipeline cache, the shared command
+ * encoder and the statistics. Work is recorded by `run` and submitted in batches; `read` is the only way
+ * data comes back, and it is async.
+ */
+export class FlapDevice {
+  readonly stats: RuntimeStats = emptyStats();
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+
+  private encoder: GPUCommandEncoder | undefined;
+  private pass: GPUComputePassEncoder | undefined;
+  private batchOps: string[] = [];
+  private readonly scopes: Set<Tensor>[] = [];
+  private lostInfo: GPUDeviceLostInfo | undefined;
+  private destroyed = false;
+  private readonly errors: Error[] = [];
+
+  private readonly uniformBuffer: GPUBuffer;
+  private readonly uniformData = new ArrayBuffer(UNIFORM_ARENA_BYTES);
+  private readonly uniformView = new DataView(this.uniformData);
+  private uniformUsed = 0;
+
+  constructor(
+    readonly gpu: GPUDevice,
+    readonly info: DeviceInfo,
+    readonly label: string,
+  ) {
+    this.pool = new BufferPool(gpu, this.stats, info.limits.maxBufferSize);
+    this.pipelines = new PipelineCache(gpu, this.stats, (e) => this.errors.push(e));
+    this.uniformBuffer = gpu.createBuffer({
+      label: `${label}:uniforms`,
+      size: UNIFORM_ARENA_BYTES,
+      usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+    });
+    gpu.lost.then((lost) => {
+      this.lostInfo = lost;
+    });
+    gpu.addEventListener?.('uncapturederror', (event) => {
+      const e = (event as GPUUncapturedErrorEvent).error;
+      this.errors.push(new GpuValidationError(this.describeBatch(), e.message));
+    });
+  }
+
+  // ---------------------------------------------------------------- tensors
+
+  /**
+   * A new tensor, optionally filled from `data` (f32 values, or raw f16 bits as `Uint16Array` for `f16`).
+   * Created inside `scope()`, it is released when the scope ends unless returned or kept.
+   */
+  tensor(shape: readonly number[], dtype: DType = 'f32', data?: ArrayLike<number> | Uint16Array): Tensor {
+    // Only a destroyed device refuses here: on a lost one the op about to use this tensor reports the loss.
+    if (this.destroyed) throw new UseAfterFreeError('the device was destroyed; cannot create a tensor');
+    checkShape(shape);
+    const n = numel(shape);
+    if (data && data.length !== n) throw new ShapeError(`${data.length} values for a tensor of shape [${shape.join(', ')}]`);
+    const bytes = Math.max(4, Math.ceil((n * bytesPerElement[dtype]) / 4) * 4);
+    if (bytes > this.info.limits.maxBufferSize) {
+      throw new LimitExceededError(`a tensor of ${bytes} bytes exceeds this device's maxBufferSize (${this.info.limits.maxBufferSize})`);
+    }
+    const buffer = this.pool.acquire(bytes, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, `tensor[${shape.join(',')}]`);
+    const storage: Storage = { buffer, refs: 0, free: () => this.pool.release(buffer) };
+    const t = new Tensor(this, storage, [...shape], dtype);
+    if (data) this.write(t, data);
+    return t;
+  }
+
+  /** Overwrites a tensor's contents from the CPU. Pending work is submitted first so it sees the old values. */
+  write(t: Tensor, data: ArrayLike<number> | Uint16Array): void {
+    this.assertUsable('write');
+    t.assertAlive('write');
+    if (data.length !== t.size) throw new ShapeError(`write: ${data.length} values for a tensor of ${t.size}`);
+    if (this.batchOps.length) this.flush();
+    let bytes: Uint8Array;
+    if (t.dtype === 'f32') {
+      const f = data instanceof Float32Array ? data : Float32Array.from(data);
+      bytes = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+    } else {
+      const h = data instanceof Uint16Array ? data : f32ArrayToF16(data);
+      bytes = new Uint8Array(h.buffer, h.byteOffset, h.byteLength);
+    }
+    if (bytes.byteLength % 4 !== 0) {
+      const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+      padded.set(bytes);
+      bytes = padded;
+    }
+    if (bytes.byteLength) this.gpu.queue.writeBuffer(t.buffer, t.byteOffset, bytes);
+  }
+
+  /** Reads a tensor back as f32. The only point where the CPU waits for the GPU. */
+  async read(t: Tensor): Promise<Float32Array> {
+    this.assertUsable('read');
+    t.assertAlive('read');
+    this.flush();
+    const size = t.bindingSize;
+    const staging = this.gpu.createBuffer({ label: 'readback', size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const encoder = this.gpu.createCommandEncoder({ label: 'readback' });
+    encoder.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, size);
+    this.gpu.queue.submit([encoder.finish()]);
+    this.stats.submits++;
+    this.pool.onSubmit();
+    try {
+      await staging.mapAsync(MapMode.READ);
+    } catch (cause) {
+      staging.destroy();
+      await this.settleLoss();
+      this.assertUsable('read');
+      throw new GpuValidationError('read', cause instanceof Error ? cause.message : String(cause));
+    }
+    const copy = staging.getMappedRange().slice(0);
+    staging.unmap();
+    staging.destroy();
+    this.stats.readbacks++;
+    this.throwPendingErrors();
+    return t.dtype === 'f32' ? new Float32Array(copy, 0, t.size) : f16ArrayToF32(new Uint16Array(copy, 0, t.size));
+  }
+
+  // ---------------------------------------------------------------- scopes
+
+  /**
+   * Runs `fn`; every tensor created inside and not returned (or kept) is released when it ends, even on
+   * throw. Returned tensors (directly, or inside arrays and plain objects) move to the enclosing scope.
+   */
+  scope<T>(fn: () => T): T {
+    const live = new Set<Tensor>();
+    this.scopes.push(live);
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      this.scopes.pop();
+    }
+    this.closeScope(live, result);
+    return result;
+  }
+
+  /** `scope` for async work. Async scopes on one device must not interleave (await one before the next). */
+  async scopeAsync<T>(fn: () => Promise<T>): Promise<T> {
+    const live = new Set<Tensor>();
+    this.scopes.push(live);
+    let result: T;
+    try {
+      result = await fn();
+    } catch (e) {
+      this.scopes.splice(this.scopes.indexOf(live), 1);
+      this.closeScope(live, undefined);
+      throw e;
+    }
+    this.scopes.splice(this.scopes.indexOf(live), 1);
+    this.closeScope(live, result);
+    return result;
+  }
+
+  track(t: Tensor): void {
+    this.scopes[this.scopes.length - 1]?.add(t);
+  }
+
+  untrack(t: Tensor): void {
+    for (let i = this.scopes.length - 1; i >= 0; i--) if (this.scopes[i]!.delete(t)) return;
+  }
+
+  private closeScope(live: Set<Tensor>, result: unknown): void {
+    const kept = new Set<Tensor>();
+    collectTensors(result, kept, 0);
+    for (const t of live) {
+      if (kept.has(t)) continue;
+      live.delete(t);
+      t.release();
+    }
+    for (const t of kept) if (live.has(t)) this.track(t);
+  }
+
+  // ---------------------------------------------------------------- kernels
+
+  /** Compiles a kernel specialisation ahead of use (call while weights load). */
+  prepare(def: KernelDef<any>, spec: Spec): Promise<CompiledKernel> {
+    this.assertUsable('prepare');
+    return this.pipelines.prepare(def, spec);
+  }
+
+  /** Records one dispatch of `def` specialised by `spec`. Submits when the batch is full. */
+  run<U extends Record<string, UniformType>>(def: KernelDef<U>, spec: Spec, args: RunArgs<U>): void {
+    const kernel = this.pipelines.get(def, spec);
+    this.assertUsable(kernel.key);
+    if (args.inputs.length !== def.inputs || args.outputs.length !== def.outputs) {
+      throw new LimitExceededError(`${kernel.key}: expects ${def.inputs} inputs and ${def.outputs} outputs`);
+    }
+    const [x, y = 1, z = 1] = args.workgroups;
+    const maxGroups = this.info.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxGroups || y > maxGroups || z > maxGroups) {
+      throw new LimitExceededError(`${kernel.key}: dispatch [${x}, ${y}, ${z}] exceeds ${maxGroups} workgroups per dimension`);
+    }
+    const slotSize = Math.ceil(def.uniforms.size / 256) * 256;
+    if (this.uniformUsed + slotSize > UNIFORM_ARENA_BYTES) this.flush();
+    const slot = this.uniformUsed;
+    this.uniformUsed += slotSize;
+    def.uniforms.write(this.uniformView, slot, args.uniforms);
+
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformBuffer, offset: slot, size: def.uniforms.size } }];
+    const maxBinding = this.info.limits.maxStorageBufferBindingSize;
+    [...args.inputs, ...args.outputs].forEach((t, i) => {
+      if (t.bindingSize > maxBinding) {
+        throw new LimitExceededError(`${kernel.key}: binding ${i} is ${t.bindingSize} bytes, over maxStorageBufferBindingSize ${maxBinding}`);
+      }
+      entries.push({ binding: 1 + i, resource: { buffer: t.buffer, offset: t.byteOffset, size: t.bindingSize } });
+    });
+
+    if (flags.validate) this.gpu.pushErrorScope('validation');
+    const bindGroup = this.gpu.createBindGroup({ label: kernel.key, layout: kernel.layout, entries });
+    if (flags.validate) this.catchScope(kernel.key);
+
+    if (!this.pass) {
+      this.encoder ??= this.gpu.createCommandEncoder({ label: this.label });
+      this.pass = this.encoder.beginComputePass({ label: this.label });
+    }
+    this.pass.setPipeline(kernel.pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(x, y, z);
+    this.stats.dispatches++;
+    this.batchOps.push(kernel.key);
+    if (this.batchOps.length >= flags.submitBatch) this.flush();
+  }
+
+  /** Records a buffer copy between tensors (same byte length). */
+  copy(src: Tensor, dst: Tensor): void {
+    this.assertUsable('copy');
+    if (src.byteLength !== dst.byteLength) throw new LimitExceededError(`copy: ${src.byteLength} bytes into ${dst.byteLength}`);
+    this.endPass();
+    this.encoder ??= this.gpu.createCommandEncoder({ label: this.label });
+    this.encoder.copyBufferToBuffer(src.buffer, src.byteOffset, dst.buffer, dst.byteOffset, src.bindingSize);
+    this.batchOps.push('copy');
+  }
+
+  /** Submits everything recorded so far. Cheap when nothing is pending. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.assertUsable(this.describeBatch());
+    this.endPass();
+    if (this.uniformUsed) this.gpu.queue.writeBuffer(this.uniformBuffer, 0, this.uniformData, 0, this.uniformUsed);
+    const ops = this.describeBatch();
+    this.gpu.pushErrorScope('validation');
+    this.gpu.queue.submit([this.encoder.finish()]);
+    this.catchScope(ops);
+    this.encoder = undefined;
+    this.uniformUsed = 0;
+    this.batchOps = [];
+    this.stats.submits++;
+    this.pool.onSubmit();
+  }
+
+  /** Submits pending work, waits until the GPU has finished it, and throws any GPU error it raised. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.gpu.queue.onSubmittedWorkDone();
+    await this.settleLoss(0);
+    this.assertUsable('sync');
+    this.throwPendingErrors();
+  }
+
+  /** Resets the peak-memory mark to the current use (for measuring one phase). */
+  resetPeak(): void {
+    this.stats.peakBytesInUse = this.stats.bytesInUse;
+  }
+
+  /** Frees every GPU resource. The device cannot be used afterwards. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.pool.destroyAll();
+    this.uniformBuffer.destroy();
+    this.gpu.destroy();
+  }
+
+  get isLost(): boolean {
+    return this.lostInfo !== undefined;
+  }
+
+  // ---------------------------------------------------------------- errors
+
+  private assertUsable(operation: string): void {
+    if (this.lostInfo) {
+      throw new DeviceLostError(operation, this.lostInfo.reason ?? 'unknown', this.lostInfo.message);
+    }
+    if (this.destroyed) throw new UseAfterFreeError(`the device was destroyed; cannot ${operation}`);
+  }
+
+  /** Gives the `lost` promise a moment to settle after a failure, so we report loss rather than a symptom. */
+  private async settleLoss(ms = 1000): Promise<void> {
+    if (this.lostInfo) return;
+    await Promise.race([this.gpu.lost, new Promise((r) => setTimeout(r, ms))]);
+  }
+
+  private catchScope(operation: string): void {
+    this.gpu.popErrorScope().then(
+      (e) => {
+        if (e) this.errors.push(new GpuValidationError(operation, e.message));
+      },
+      () => undefined,
+    );
+  }
+
+  private throwPendingErrors(): void {
+    const e = this.errors.shift();
+    if (e) {
+      this.errors.length = 0;
+      throw e;
+    }
+  }
+
+  private describeBatch(): string {
+    const ops = this.batchOps;
+    if (!ops.length) return 'idle device';
+    const shown = ops.slice(-6).join(', ');
+    return `batch of ${ops.length} ops (… ${shown})`;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = undefined;
+  }
+}
+
+function collectTensors(value: unknown, out: Set<Tensor>, depth: number): void {
+  if (depth > 4 || value === null || typeof value !== 'object') return;
+  if (value instanceof Tensor) {
+    out.add(value);
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const v of value) collectTensors(v, out, depth + 1);
+    return;
+  }
+  if (Object.getPrototypeOf(value) === Object.prototype || value instanceof Map) {
+    for (const v of value instanceof Map ? value.values() : Object.values(value)) collectTensors(v, out, depth + 1);
+  }
+}
+
+export { kernelKey };

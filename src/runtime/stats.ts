@@ -1,0 +1,31 @@
+/** Live counters of one device, read by tests and benchmarks. All sizes in bytes. */
+export interface RuntimeStats {
+  /** Bytes of pooled buffers currently handed out (live tensors and their storage). */
+  bytesInUse: number;
+  /** Highest `bytesInUse` since creation or the last `resetPeak()`. */
+  peakBytesInUse: number;
+  /** Bytes of all GPU buffers the pool holds, in use or free. */
+  bytesAllocated: number;
+  /** GPU buffers created (pool misses). */
+  buffersCreated: number;
+  /** Size of the largest GPU buffer ever created. */
+  largestBufferBytes: number;
+  dispatches: number;
+  submits: number;
+  readbacks: number;
+  pipelinesCompiled: number;
+}
+
+export function emptyStats(): RuntimeStats {
+  return {
+    bytesInUse: 0,
+    peakBytesInUse: 0,
+    bytesAllocated: 0,
+    buffersCreated: 0,
+    largestBufferBytes: 0,
+    dispatches: 0,
+    submits: 0,
+    readbacks: 0,
+    pipelinesCompiled: 0,
+  };
+}

@@ -23,6 +23,10 @@ declare module 'vitest' {
 const root = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 export interface RunOptions {
+  /** The cases module, relative to the test file; by default the test file's name with `.cases.ts`. */
+  cases?: string;
+  /** A suffix for the test names, e.g. `no subgroups`, when one cases module runs under several options. */
+  variant?: string;
   /** Options of the shared device (e.g. disabled features). */
   device?: DeviceOptions;
   /** Where to run; both by default. */
@@ -35,14 +39,17 @@ function report(result: CaseResult): void {
 }
 
 export async function runEverywhere(testFileUrl: string, options: RunOptions = {}): Promise<void> {
-  const casesFile = fileURLToPath(testFileUrl).replace(/\.test\.ts$/, '.cases.ts');
+  const casesFile = options.cases
+    ? fileURLToPath(new URL(options.cases, testFileUrl))
+    : fileURLToPath(testFileUrl).replace(/\.test\.ts$/, '.cases.ts');
+  const tag = options.variant ? ` (${options.variant})` : '';
   const rel = path.relative(root, casesFile).split(path.sep).join('/');
   const mod = (await import(/* @vite-ignore */ casesFile)) as { cases: Cases };
   const names = Object.keys(mod.cases);
   const where = options.where ?? ['node', 'chromium'];
 
   if (where.includes('node')) {
-    describe(`[node] ${rel}`, () => {
+    describe(`[node] ${rel}${tag}`, () => {
       let device: FlapDevice;
       beforeAll(async () => {
         device = await createDevice(options.device);
@@ -55,7 +62,7 @@ export async function runEverywhere(testFileUrl: string, options: RunOptions = {
   }
 
   if (where.includes('chromium')) {
-    describe(`[chromium] ${rel}`, () => {
+    describe(`[chromium] ${rel}${tag}`, () => {
       let browser: Browser;
       let page: Page;
       beforeAll(async () => {

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { uniformSchema } from '../../src/runtime/uniforms';
+import { renderTemplate, stableStringify } from '../../src/runtime/template';
+import { kernelKey, defineKernel, flatDispatch } from '../../src/runtime/kernel';
+
+describe('[node] uniform schemas', () => {
+  it('[node] lay fields out by WGSL alignment rules and pack them there', () => {
+    const s = uniformSchema({ n: 'u32', eps: 'f32', shape: 'vec4<u32>', scale: 'vec2<f32>', strides: 'array<vec4<i32>, 2>' });
+    expect(s.wgsl).toBe('struct Params {\n  n: u32,\n  eps: f32,\n  shape: vec4<u32>,\n  scale: vec2<f32>,\n  strides: array<vec4<i32>, 2>,\n}');
+    expect(s.size).toBe(80); // n 0, eps 4, shape 16, scale 32, strides 48..80
+    const view = new DataView(new ArrayBuffer(s.size));
+    s.write(view, 0, { n: 7, eps: 0.5, shape: [1, 2, 3, 4], scale: [1.5, -2], strides: [-1, 2, 3] });
+    expect(view.getUint32(0, true)).toBe(7);
+    expect(view.getFloat32(4, true)).toBe(0.5);
+    expect(view.getUint32(28, true)).toBe(4);
+    expect(view.getFloat32(36, true)).toBe(-2);
+    expect(view.getInt32(48, true)).toBe(-1);
+    expect(view.getInt32(60, true)).toBe(0); // unspecified array tail is zero
+  });
+
+  it('[node] refuse missing fields and wrong vector lengths', () => {
+    const s = uniformSchema({ n: 'u32', v: 'vec4<f32>' });
+    const view = new DataView(new ArrayBuffer(s.size));
+    expect(() => s.write(view, 0, { n: 1 } as never)).toThrow(/v is missing/);
+    expect(() => s.write(view, 0, { n: 1, v: [1, 2] })).toThrow(/2 values/);
+  });
+});
+
+describe('[node] WGSL templates', () => {
+  const src = '//! params: WG, ACT, VEC\n#if ACT == silu\nsilu\n#elif ACT == gelu\ngelu\n#else\nnone\n#endif\n#if !VEC\nscalar\n#endif\nwg={{WG}}\n{{PARAMS}}';
+  it('[node] select branches and substitute parameters', () => {
+    expect(renderTemplate('k', src, { WG: 64, ACT: 'gelu', VEC: false }, 'P').split('\n').filter(Boolean)).toEqual(['//! params: WG, ACT, VEC', 'gelu', 'scalar', 'wg=64', 'P']);
+    expect(renderTemplate('k', src, { WG: 8, ACT: 'none', VEC: true }, 'P')).toContain('none');
+  });
+  it('[node] reject undeclared, missing and unbalanced parameters', () => {
+    expect(() => renderTemplate('k', src, { WG: 1, ACT: 'none' }, '')).toThrow(/lacks parameter VEC/);
+    expect(() => renderTemplate('k', src, { WG: 1, ACT: 'none', VEC: 1, X: 2 }, '')).toThrow(/does not declare/);
+    expect(() => renderTemplate('k', '//! params: A\n#if A\nx', { A: true }, '')).toThrow(/unterminated/);
+    expect(() => renderTemplate('k', '//! params: A\n#endif', { A: true }, '')).toThrow(/without #if/);
+  });
+  it('[node] key specialisations by every parameter, in a stable order', () => {
+    const def = defineKernel({ name: 'k', source: src, uniforms: uniformSchema({ n: 'u32' }), inputs: 1, outputs: 1 });
+    expect(kernelKey(def, { WG: 64, ACT: 'silu', VEC: true })).toBe('k[ACT=silu,VEC=true,WG=64]');
+    expect(stableStringify({ b: 1, a: 2 })).toBe(stableStringify({ a: 2, b: 1 }));
+  });
+});
+
+describe('[node] dispatch folding', () => {
+  it('[node] fold large dispatches into two dimensions within the limit', () => {
+    expect(flatDispatch(100, 64)).toEqual([2, 1, 1]);
+    const [x, y] = flatDispatch(65535 * 64 * 3 + 1, 64);
+    expect(x).toBeLessThanOrEqual(65535);
+    expect(x * y * 64).toBeGreaterThanOrEqual(65535 * 64 * 3 + 1);
+  });
+});

@@ -9,5 +9,6 @@ export { Tensor, type DType, numel } from './runtime/tensor';
 export { defineKernel, kernelKey, flatDispatch, PipelineCache, type KernelDef } from './runtime/kernel';
 export { uniformSchema, type UniformSchema, type UniformType } from './runtime/uniforms';
 export type { RuntimeStats } from './runtime/stats';
+export { formatProfile, type ProfileReport, type ProfileRow } from './runtime/profiler';
 export { add, sub, mul, div, binary, broadcastShapes, type BinaryOp } from './ops/math/binary';
 export { cast, copy } from './ops/tensor/cast';

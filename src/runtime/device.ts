@@ -1,5 +1,6 @@
 import {
   DeviceLostError,
+  FlapError,
   GpuValidationError,
   LimitExceededError,
   ShapeError,
@@ -11,6 +12,7 @@ import { BufferPool } from './buffer_pool';
 import { BufferUsage, MapMode } from './gpu_constants';
 import { f16ArrayToF32, f32ArrayToF16 } from './half';
 import { PipelineCache, kernelKey, type CompiledKernel, type KernelDef } from './kernel';
+import { Profiler, type ProfileReport } from './profiler';
 import { emptyStats, type RuntimeStats } from './stats';
 import { Tensor, bytesPerElement, checkShape, numel, type DType, type Storage } from './tensor';
 import type { Spec } from './template';
@@ -176,6 +178,7 @@ export class FlapDevice {
   private lostInfo: GPUDeviceLostInfo | undefined;
   private destroyed = false;
   private readonly errors: Error[] = [];
+  private profiler: Profiler | undefined;
 
   private readonly uniformBuffer: GPUBuffer;
   private readonly uniformData = new ArrayBuffer(UNIFORM_ARENA_BYTES);
@@ -370,13 +373,18 @@ export class FlapDevice {
     const bindGroup = this.gpu.createBindGroup({ label: kernel.key, layout: kernel.layout, entries });
     if (flags.validate) this.catchScope(kernel.key);
 
-    if (!this.pass) {
+    const timed = this.profiler?.usesTimestamps;
+    if (timed && this.profiler!.full) this.flush();
+    const cpuStart = this.profiler ? performance.now() : 0;
+    if (!this.pass || timed) {
+      this.endPass();
       this.encoder ??= this.gpu.createCommandEncoder({ label: this.label });
-      this.pass = this.encoder.beginComputePass({ label: this.label });
+      this.pass = this.encoder.beginComputePass(timed ? this.profiler!.passFor(kernel.key, this.label) : { label: this.label });
     }
     this.pass.setPipeline(kernel.pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler && !timed) this.profiler.recordCpu(kernel.key, performance.now() - cpuStart);
     this.stats.dispatches++;
     this.batchOps.push(kernel.key);
     if (this.batchOps.length >= flags.submitBatch) this.flush();
@@ -397,6 +405,7 @@ export class FlapDevice {
     if (!this.encoder) return;
     this.assertUsable(this.describeBatch());
     this.endPass();
+    this.profiler?.resolve(this.encoder);
     if (this.uniformUsed) this.gpu.queue.writeBuffer(this.uniformBuffer, 0, this.uniformData, 0, this.uniformUsed);
     const ops = this.describeBatch();
     this.gpu.pushErrorScope('validation');
@@ -416,6 +425,25 @@ export class FlapDevice {
     await this.settleLoss(0);
     this.assertUsable('sync');
     this.throwPendingErrors();
+  }
+
+  /**
+   * Runs `fn` with per-op timing (GPU timestamps where the adapter has `timestamp-query`, else the CPU time to
+   * encode each op) and returns its result with the report. Profiling puts each dispatch in its own pass, so
+   * it measures ops, not the fastest way to run them.
+   */
+  async profile<T>(fn: () => Promise<T> | T): Promise<{ result: T; report: ProfileReport }> {
+    if (this.profiler) throw new FlapError('PROFILE_NESTED', 'profile() calls cannot nest');
+    this.flush();
+    const profiler = new Profiler(this.gpu);
+    this.profiler = profiler;
+    try {
+      const result = await fn();
+      await this.sync();
+      return { result, report: await profiler.report() };
+    } finally {
+      this.profiler = undefined;
+    }
   }
 
   /** Resets the peak-memory mark to the current use (for measuring one phase). */

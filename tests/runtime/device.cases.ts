@@ -58,6 +58,26 @@ export const cases: Cases = {
     t.release();
   },
 
+  'profile() times every op, on the GPU where timestamps exist': async ({ device, log }) => {
+    const a = device.tensor([1000], 'f32', new Float32Array(1000).fill(1));
+    const { result, report } = await device.profile(async () => {
+      let x = add(a, a);
+      for (let i = 0; i < 9; i++) {
+        const y = add(x, a);
+        x.release();
+        x = y;
+      }
+      return x;
+    });
+    assertClose(await result.read(), new Float32Array(1000).fill(11), { atol: 0 });
+    log(`profile source ${report.source}: ${report.rows.map((r) => `${r.key} ${r.calls}x ${r.ms.toFixed(3)} ms`).join('; ')}`);
+    assertEqual(report.source, device.info.features.timestampQuery ? 'gpu-timestamps' : 'cpu-encode', 'source');
+    assertEqual(report.rows.map((r) => [r.key, r.calls]), [['binary[BROADCAST=false,OP=add,WG=256]', 10]], 'rows');
+    assert(report.opMs >= 0 && report.wallMs > 0, 'times are measured');
+    result.release();
+    a.release();
+  },
+
   'device loss surfaces as DeviceLostError naming the operation': async ({ openDevice }) => {
     const d = await openDevice();
     const a = d.tensor([8], 'f32', new Float32Array(8).fill(1));

@@ -72,3 +72,13 @@ export class LimitExceededError extends FlapError {
     super('LIMIT_EXCEEDED', message);
   }
 }
+
+/** A user input (controls, coefficients, image, audio) is invalid; `field` names which one. */
+export class InputError extends FlapError {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super('INPUT', `${field}: ${message}`);
+  }
+}

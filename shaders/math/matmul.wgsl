@@ -1,0 +1,409 @@
+//! params: VARIANT, TRANS_A, TRANS_B, VEC_A, VEC_B, VEC_OUT, B_F16, BIAS, RES, ACT, WG, SUBGROUPS
+// out[z, m, n] = act(sum_k A[z, m, k] * B[z, k, n] + bias[n]) + res[z, m, n], one batch matrix per
+// workgroup z (A and B batch offsets come from broadcast strides). A is [M, K] or, with TRANS_A, [K, M];
+// B is [K, N] or, with TRANS_B, [N, K] (PyTorch's linear weight); B may be f16 packed two per u32.
+//
+// Every variant works on 4x4 register fragments: `loadA` gives a mat4x4 whose column i is A[m0+i, k0..k0+3],
+// `loadB` one whose column kk is B[k0+kk, n0..n0+3], so `acc += fb * fa` accumulates column i = output row
+// m0+i over n0..n0+3. VEC_* say an operand's contiguous dimension is a multiple of 4, so the fragment is read
+// with vec4 loads; otherwise it is read with scalars. Rows and columns past the edge are clamped (their
+// results are never stored); k past K reads as zero.
+//   blocked: no shared memory, one thread per 8x8 workgroup cell computes a 4x4 output block (CPU adapters).
+//   tiled:   8x8 threads share 32x32 A and B tiles in workgroup memory, K in steps of 32 (real GPUs).
+//   splitk:  WG threads split K for one 4x4 output block and reduce (small M, long K).
+#if SUBGROUPS
+enable subgroups;
+#endif
+{{PARAMS}}
+
+@group(0) @binding(0) var<uniform> params: Params;
+#if VEC_A
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+#else
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+#endif
+#if B_F16
+#if VEC_B
+@group(0) @binding(2) var<storage, read> b: array<vec2<u32>>;
+#else
+@group(0) @binding(2) var<storage, read> b: array<u32>;
+#endif
+#else
+#if VEC_B
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
+#else
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+#endif
+#endif
+#if VEC_OUT
+#if BIAS
+@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
+#if RES
+@group(0) @binding(4) var<storage, read> res: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;
+#else
+@group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
+#endif
+#else
+#if RES
+@group(0) @binding(3) var<storage, read> res: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
+#else
+@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
+#endif
+#endif
+#else
+#if BIAS
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+#if RES
+@group(0) @binding(4) var<storage, read> res: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+#else
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+#endif
+#else
+#if RES
+@group(0) @binding(3) var<storage, read> res: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+#else
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+#endif
+#endif
+#endif
+
+// ---------------------------------------------------------------- operand access
+
+// Element (m, k) of A; `base` is the batch matrix's first element.
+fn aAt(base: u32, m: u32, k: u32) -> f32 {
+#if TRANS_A
+  let i = base + k * params.M + m;
+#else
+  let i = base + m * params.K + k;
+#endif
+#if VEC_A
+  return a[i >> 2u][i & 3u];
+#else
+  return a[i];
+#endif
+}
+
+// Element (k, n) of B.
+fn bAt(base: u32, k: u32, n: u32) -> f32 {
+#if TRANS_B
+  let i = base + n * params.K + k;
+#else
+  let i = base + k * params.N + n;
+#endif
+#if B_F16
+#if VEC_B
+  let w = b[i >> 2u];
+  return unpack2x16float(select(w.x, w.y, (i & 2u) != 0u))[i & 1u];
+#else
+  return unpack2x16float(b[i >> 1u])[i & 1u];
+#endif
+#else
+#if VEC_B
+  return b[i >> 2u][i & 3u];
+#else
+  return b[i];
+#endif
+#endif
+}
+
+#if VEC_B
+// Four consecutive elements of B from element index i (a multiple of 4).
+fn b4(i: u32) -> vec4<f32> {
+#if B_F16
+  let w = b[i >> 2u];
+  return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));
+#else
+  return b[i >> 2u];
+#endif
+}
+#endif
+
+// Scalar fragment loads with k checked against K: the K tail, and tiles past the end.
+fn loadAEdge(base: u32, m0: u32, k0: u32) -> mat4x4<f32> {
+  var f = mat4x4<f32>();
+  for (var i = 0u; i < 4u; i++) {
+    let m = min(m0 + i, params.M - 1u);
+    for (var kk = 0u; kk < 4u; kk++) {
+      let k = k0 + kk;
+      f[i][kk] = select(0.0, aAt(base, m, min(k, params.K - 1u)), k < params.K);
+    }
+  }
+  return f;
+}
+
+fn loadBEdge(base: u32, k0: u32, n0: u32) -> mat4x4<f32> {
+  var f = mat4x4<f32>();
+  for (var kk = 0u; kk < 4u; kk++) {
+    let k = k0 + kk;
+    for (var j = 0u; j < 4u; j++) {
+      let n = min(n0 + j, params.N - 1u);
+      f[kk][j] = select(0.0, bAt(base, min(k, params.K - 1u), n), k < params.K);
+    }
+  }
+  return f;
+}
+
+// Column i = A[m0+i, k0..k0+3].
+fn loadA(base: u32, m0: u32, k0: u32) -> mat4x4<f32> {
+  if (k0 + 4u > params.K) {
+    return loadAEdge(base, m0, k0);
+  }
+  let mLast = params.M - 1u;
+#if TRANS_A
+#if VEC_A
+  // Rows of the stored [K, M] matrix are vec4 over m; M % 4 == 0, so clamping m0 keeps the load aligned.
+  let mc = min(m0, params.M - 4u);
+  let i = (base + k0 * params.M + mc) >> 2u;
+  let s = params.M >> 2u;
+  return transpose(mat4x4<f32>(a[i], a[i + s], a[i + 2u * s], a[i + 3u * s]));
+#else
+  var f = mat4x4<f32>();
+  for (var kk = 0u; kk < 4u; kk++) {
+    let row = base + (k0 + kk) * params.M;
+    for (var i = 0u; i < 4u; i++) {
+      f[i][kk] = a[row + min(m0 + i, mLast)];
+    }
+  }
+  return f;
+#endif
+#else
+#if VEC_A
+  let s = params.K >> 2u;
+  let i = (base + k0) >> 2u;
+  return mat4x4<f32>(a[i + m0 * s], a[i + min(m0 + 1u, mLast) * s], a[i + min(m0 + 2u, mLast) * s], a[i + min(m0 + 3u, mLast) * s]);
+#else
+  var f = mat4x4<f32>();
+  for (var i = 0u; i < 4u; i++) {
+    let row = base + min(m0 + i, mLast) * params.K + k0;
+    f[i] = vec4<f32>(a[row], a[row + 1u], a[row + 2u], a[row + 3u]);
+  }
+  return f;
+#endif
+#endif
+}
+
+// Column kk = B[k0+kk, n0..n0+3].
+fn loadB(base: u32, k0: u32, n0: u32) -> mat4x4<f32> {
+  if (k0 + 4u > params.K) {
+    return loadBEdge(base, k0, n0);
+  }
+  let nLast = params.N - 1u;
+#if TRANS_B
+#if VEC_B
+  // Rows of the stored [N, K] weight are vec4 over k.
+  let r = base + k0;
+  let K = params.K;
+  return transpose(mat4x4<f32>(b4(r + n0 * K), b4(r + min(n0 + 1u, nLast) * K), b4(r + min(n0 + 2u, nLast) * K), b4(r + min(n0 + 3u, nLast) * K)));
+#else
+  var f = mat4x4<f32>();
+  for (var j = 0u; j < 4u; j++) {
+    let n = min(n0 + j, nLast);
+    for (var kk = 0u; kk < 4u; kk++) {
+      f[kk][j] = bAt(base, k0 + kk, n);
+    }
+  }
+  return f;
+#endif
+#else
+#if VEC_B
+  let nc = min(n0, params.N - 4u);
+  let r = base + k0 * params.N + nc;
+  let N = params.N;
+  return mat4x4<f32>(b4(r), b4(r + N), b4(r + 2u * N), b4(r + 3u * N));
+#else
+  var f = mat4x4<f32>();
+  for (var kk = 0u; kk < 4u; kk++) {
+    for (var j = 0u; j < 4u; j++) {
+      f[kk][j] = bAt(base, k0 + kk, min(n0 + j, nLast));
+    }
+  }
+  return f;
+#endif
+#endif
+}
+
+// ---------------------------------------------------------------- batch and epilogue
+
+// Element offsets of batch matrix z in A and B: z is decomposed over the (up to 4) output batch dimensions.
+fn batchBases(z: u32) -> vec2<u32> {
+  var rest = z;
+  var base = vec2<u32>(0u, 0u);
+  for (var d = 3; d >= 0; d--) {
+    let size = params.batch[d];
+    let c = rest % size;
+    rest = rest / size;
+    base += c * vec2<u32>(params.a_batch_stride[d], params.b_batch_stride[d]);
+  }
+  return base;
+}
+
+fn erf(x: f32) -> f32 {
+  // Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, below f32 resolution of the GELU output.
+  let t = 1.0 / (1.0 + 0.3275911 * abs(x));
+  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-x * x);
+  return select(-y, y, x >= 0.0);
+}
+
+fn activate(x: vec4<f32>) -> vec4<f32> {
+#if ACT == silu
+  return x / (1.0 + exp(-x));
+#elif ACT == gelu
+  let u = x * 0.7071067811865476;
+  return 0.5 * x * (1.0 + vec4<f32>(erf(u.x), erf(u.y), erf(u.z), erf(u.w)));
+#elif ACT == gelu_tanh
+  // Clamped so tanh never sees a huge argument (some backends return NaN there).
+  let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), vec4<f32>(-15.0), vec4<f32>(15.0));
+  return 0.5 * x * (1.0 + tanh(u));
+#else
+  return x;
+#endif
+}
+
+// Applies bias, activation and residual to row m0+i of the block (columns n0..n0+3) and stores the rows
+// that exist.
+fn store(z: u32, m0: u32, n0: u32, acc: mat4x4<f32>) {
+  let N = params.N;
+  let obase = z * params.M * N;
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + i;
+    if (m >= params.M) {
+      return;
+    }
+#if VEC_OUT
+    let o = (obase + m * N + n0) >> 2u;
+    var v = acc[i];
+#if BIAS
+    v += bias[n0 >> 2u];
+#endif
+    v = activate(v);
+#if RES
+    v += res[o];
+#endif
+    out[o] = v;
+#else
+    var v = acc[i];
+#if BIAS
+    v += vec4<f32>(bias[n0], bias[min(n0 + 1u, N - 1u)], bias[min(n0 + 2u, N - 1u)], bias[min(n0 + 3u, N - 1u)]);
+#endif
+    v = activate(v);
+    let o = obase + m * N + n0;
+    for (var j = 0u; j < 4u; j++) {
+      if (n0 + j < N) {
+#if RES
+        out[o + j] = v[j] + res[o + j];
+#else
+        out[o + j] = v[j];
+#endif
+      }
+    }
+#endif
+  }
+}
+
+// ---------------------------------------------------------------- variants
+
+#if VARIANT == blocked
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let n0 = gid.x * 4u;
+  let m0 = gid.y * 4u;
+  if (n0 >= params.N || m0 >= params.M) {
+    return;
+  }
+  let bases = batchBases(gid.z);
+  var acc = mat4x4<f32>();
+  for (var k0 = 0u; k0 < params.K; k0 += 4u) {
+    acc += loadB(bases.y, k0, n0) * loadA(bases.x, m0, k0);
+  }
+  store(gid.z, m0, n0, acc);
+}
+#endif
+
+#if VARIANT == tiled
+// Fragments of the current 32x32 A tile (index mi * 8 + ki) and B tile (index ki * 8 + ni).
+var<workgroup> tileA: array<mat4x4<f32>, 64>;
+var<workgroup> tileB: array<mat4x4<f32>, 64>;
+
+@compute @workgroup_size(8, 8)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let z = wid.z;
+  let bases = batchBases(z);
+  let mTile = wid.y * 32u;
+  let nTile = wid.x * 32u;
+  var acc = mat4x4<f32>();
+  for (var kTile = 0u; kTile < params.K; kTile += 32u) {
+    // Thread (x, y) loads A fragment (y, x) and B fragment (y, x).
+    tileA[lid.y * 8u + lid.x] = loadA(bases.x, mTile + lid.y * 4u, kTile + lid.x * 4u);
+    tileB[lid.y * 8u + lid.x] = loadB(bases.y, kTile + lid.y * 4u, nTile + lid.x * 4u);
+    workgroupBarrier();
+    for (var ki = 0u; ki < 8u; ki++) {
+      acc += tileB[ki * 8u + lid.x] * tileA[lid.y * 8u + ki];
+    }
+    workgroupBarrier();
+  }
+  let n0 = nTile + lid.x * 4u;
+  if (n0 < params.N) {
+    store(z, mTile + lid.y * 4u, n0, acc);
+  }
+}
+#endif
+
+#if VARIANT == splitk
+#if SUBGROUPS
+// One slot per subgroup; slots are claimed with an atomic counter, because WGSL does not promise how
+// subgroups map onto local_invocation_index.
+var<workgroup> partial: array<mat4x4<f32>, {{WG}}>;
+var<workgroup> slots: atomic<u32>;
+#else
+var<workgroup> partial: array<mat4x4<f32>, {{WG}}>;
+#endif
+
+@compute @workgroup_size({{WG}})
+#if SUBGROUPS
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32, @builtin(subgroup_invocation_id) lane: u32) {
+#else
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+#endif
+  let n0 = wid.x * 4u;
+  let m0 = wid.y * 4u;
+  let z = wid.z;
+  let bases = batchBases(z);
+  var acc = mat4x4<f32>();
+  // The trip count is the same for every thread (uniform control flow for the barriers and subgroup ops);
+  // threads whose k0 runs past K read zeros.
+  for (var k = 0u; k < params.K; k += {{WG}}u * 4u) {
+    let k0 = k + t * 4u;
+    acc += loadB(bases.y, k0, n0) * loadA(bases.x, m0, k0);
+  }
+#if SUBGROUPS
+  let s = mat4x4<f32>(subgroupAdd(acc[0]), subgroupAdd(acc[1]), subgroupAdd(acc[2]), subgroupAdd(acc[3]));
+  if (lane == 0u) {
+    partial[atomicAdd(&slots, 1u)] = s;
+  }
+  workgroupBarrier();
+  if (t == 0u) {
+    let count = atomicLoad(&slots);
+    var total = mat4x4<f32>();
+    for (var i = 0u; i < count; i++) {
+      total += partial[i];
+    }
+    store(z, m0, n0, total);
+  }
+#else
+  partial[t] = acc;
+  for (var stride = {{WG}}u / 2u; stride > 0u; stride = stride / 2u) {
+    workgroupBarrier();
+    if (t < stride) {
+      partial[t] += partial[t + stride];
+    }
+  }
+  if (t == 0u) {
+    store(z, m0, n0, partial[0]);
+  }
+#endif
+}
+#endif

@@ -135,8 +135,29 @@ async function check(device: FlapDevice, p: Problem, seed: number, choice?: Matm
 const SIZES = [1, 2, 3, 5, 7, 13, 17, 31, 33, 64, 65, 127, 257];
 const ACTS: Activation[] = ['none', 'silu', 'gelu', 'gelu_tanh'];
 
-/** Fixed edge cases plus random ones, at least 24 in all, kept under ~1M multiply-adds each. */
-function problems(seed: number, count = 24): Problem[] {
+const SIZES4 = [4, 8, 12, 28, 36, 64, 100, 260];
+const SIZES_ODD = [1, 2, 3, 5, 7, 13, 17, 31, 33, 65, 127, 257];
+
+/**
+ * Layout and epilogue presets for the variants with workgroup barriers: SwiftShader takes about a second to
+ * compile each of their specialisations, so their random shapes draw from these few combinations (each
+ * template flag is on in one and off in another) instead of all of them. `m4`/`k4`/`n4`: that size is a
+ * multiple of 4, which decides the vec4 paths.
+ */
+const PRESETS = [
+  { transA: false, transB: false, m4: true, k4: true, n4: true, f16: false, bias: true, residual: false, act: 'silu' },
+  { transA: false, transB: true, m4: false, k4: false, n4: false, f16: true, bias: true, residual: true, act: 'gelu' },
+  { transA: true, transB: false, m4: true, k4: false, n4: false, f16: false, bias: false, residual: false, act: 'none' },
+  { transA: true, transB: true, m4: false, k4: true, n4: false, f16: true, bias: false, residual: true, act: 'gelu_tanh' },
+  { transA: false, transB: true, m4: false, k4: true, n4: true, f16: true, bias: true, residual: false, act: 'gelu' },
+  { transA: false, transB: false, m4: false, k4: false, n4: true, f16: false, bias: false, residual: true, act: 'none' },
+] as const;
+
+/**
+ * Fixed edge cases plus random ones, at least 24 in all, the random ones kept under `maxMacs` multiply-adds.
+ * With `presets`, the random ones take their layout and epilogue from PRESETS (see there why).
+ */
+function problems(seed: number, maxMacs = 1 << 20, presets = false, count = 24): Problem[] {
   const base = { bias: false, residual: false, act: 'none' as Activation, f16: false, transA: false, transB: false, batchA: [], batchB: [] };
   const list: Problem[] = [
     { ...base, M: 1, N: 1, K: 1 },
@@ -150,10 +171,14 @@ function problems(seed: number, count = 24): Problem[] {
   const r = rng(seed);
   const pick = <T,>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
   while (list.length < count) {
-    let M = pick(SIZES);
-    let N = pick(SIZES);
-    let K = pick(SIZES);
-    while (M * N * K > 1 << 20) [M, N, K] = [Math.max(1, M >> 1), Math.max(1, N >> 1), K];
+    const preset = presets ? PRESETS[list.length % PRESETS.length]! : undefined;
+    const size = (four: boolean | undefined) => pick(four === undefined ? SIZES : four ? SIZES4 : SIZES_ODD);
+    let M = size(preset?.m4);
+    let N = size(preset?.n4);
+    let K = size(preset?.k4);
+    // Halving keeps a multiple of 4 a multiple of 2 only, so shrink by dropping to the smallest of the class.
+    if (M * N * K > maxMacs) M = preset ? (preset.m4 ? 4 : 3) : 1;
+    if (M * N * K > maxMacs) N = preset ? (preset.n4 ? 8 : 5) : 3;
     const batched = r() < 0.3;
     list.push({
       M,
@@ -161,12 +186,12 @@ function problems(seed: number, count = 24): Problem[] {
       K,
       batchA: batched ? pick([[2], [1], [2, 1], [3]]) : [],
       batchB: batched ? pick([[2], [1, 2], []]) : [],
-      transA: r() < 0.3,
-      transB: r() < 0.5,
-      bias: r() < 0.5,
-      residual: r() < 0.3,
-      act: pick(ACTS),
-      f16: r() < 0.25,
+      transA: preset?.transA ?? r() < 0.3,
+      transB: preset?.transB ?? r() < 0.5,
+      bias: preset?.bias ?? r() < 0.5,
+      residual: preset?.residual ?? r() < 0.3,
+      act: preset?.act ?? pick(ACTS),
+      f16: preset?.f16 ?? r() < 0.25,
     });
   }
   return list.filter((p) => {
@@ -182,24 +207,28 @@ function problems(seed: number, count = 24): Problem[] {
   });
 }
 
-function variantCase(choice: MatmulChoice, seed: number) {
+function variantCase(choice: MatmulChoice, seed: number, maxMacs?: number, presets = false) {
   return async ({ device, log }: { device: FlapDevice; log: (s: string) => void }) => {
     if (choice.subgroups && !device.info.features.subgroups) {
       log(`${choiceName(choice)}: no subgroups on this device, covered by the other variants`);
       return;
     }
-    const list = problems(seed);
+    const list = problems(seed, maxMacs, presets);
     assert(list.length >= 20, `${list.length} problems`);
-    for (const [i, p] of list.entries()) await check(device, p, seed * 1000 + i, choice, true);
+    for (const [i, p] of list.entries()) {
+      const t0 = performance.now();
+      await check(device, p, seed * 1000 + i, choice, true);
+      log(`${describe(p)}: ${(performance.now() - t0).toFixed(0)} ms`);
+    }
   };
 }
 
 export const cases: Cases = {
   'blocked variant on 20+ shapes (edges, long K, batches, transposes, epilogues, f16)': variantCase({ variant: 'blocked' }, 1),
-  'tiled variant on 20+ shapes': variantCase({ variant: 'tiled' }, 2),
+  'tiled variant on 20+ shapes': variantCase({ variant: 'tiled' }, 2, 1 << 16, true),
   'splitk variant, 16 threads, on 20+ shapes': variantCase({ variant: 'splitk', wg: 16 }, 3),
-  'splitk variant, 64 threads, on 20+ shapes': variantCase({ variant: 'splitk', wg: 64 }, 4),
-  'splitk variant with subgroupAdd on 20+ shapes': variantCase({ variant: 'splitk', wg: 64, subgroups: true }, 5),
+  'splitk variant, 64 threads, on 20+ shapes': variantCase({ variant: 'splitk', wg: 64 }, 4, 1 << 16, true),
+  'splitk variant with subgroupAdd on 20+ shapes': variantCase({ variant: 'splitk', wg: 64, subgroups: true }, 5, 1 << 16, true),
 
   'automatic selection matches the reference on 20+ shapes and picks by adapter and shape': async ({ device, log }) => {
     clearTuning();

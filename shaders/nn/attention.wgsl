@@ -1,0 +1,307 @@
+//! params: VARIANT, D, DV, BK, WG, CONCAT
+// Multi-head attention softmax(q k^T * scale) v in the online-softmax ("flash") form: each query row keeps a
+// running max `m`, a running sum `l` and an unnormalised accumulator, so no Lq x Lk score matrix is ever
+// stored. Keys come from one source (K1/V1 of length L1) or, with CONCAT, from two (then K2/V2 of length L2
+// follow), which equals attending to their concatenation along the sequence without materialising it.
+//
+// Every operand is addressed through element strides (batch0, batch1, sequence, head) given as uniforms,
+// element c of head h of row i in batch (b0, b1) being at b0*s.x + b1*s.y + i*s.z + h*s.w + c.
+//
+// Variants:
+//   rows     one thread per query row; keys are streamed through registers 4 at a time; no barriers
+//            (CPU adapters such as SwiftShader).
+//   tiled    WG query rows per workgroup share K/V tiles of BK keys in workgroup memory (GPUs).
+//   subgroup one query row per workgroup of WG lanes, WG <= the subgroup size, so the workgroup is one
+//            subgroup: each lane streams its own share of the keys, and the lanes' partial softmax states are
+//            merged with subgroupMax/subgroupAdd (few queries and many keys: no barriers, full occupancy).
+#if VARIANT == subgroup
+enable subgroups;
+#endif
+{{PARAMS}}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k1: array<f32>;
+@group(0) @binding(3) var<storage, read> v1: array<f32>;
+#if CONCAT
+@group(0) @binding(4) var<storage, read> k2: array<f32>;
+@group(0) @binding(5) var<storage, read> v2: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+#else
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+#endif
+
+const D: u32 = {{D}}u;
+const DV: u32 = {{DV}}u;
+// Masked scores: finite, so exp(MASKED - m) is 0 without an inf - inf.
+const MASKED: f32 = -1.0e30;
+
+// State of the query row this invocation owns.
+var<private> qv: array<vec4<f32>, DV>;
+var<private> acc: array<vec4<f32>, DV>;
+var<private> m: f32;
+var<private> l: f32;
+
+// Four elements of chunk c starting at `base`; the tail chunk of a head dim that is not a multiple of 4 is
+// zero-padded (D is a constant, so the branch folds away).
+fn ld_q(base: u32, c: u32) -> vec4<f32> {
+  let o = base + 4u * c;
+  if (D % 4u != 0u && c == DV - 1u) {
+    var r = vec4<f32>(0.0);
+    for (var e = 0u; e < D % 4u; e++) { r[e] = q[o + e]; }
+    return r;
+  }
+  return vec4<f32>(q[o], q[o + 1u], q[o + 2u], q[o + 3u]);
+}
+
+fn ld_k(src: u32, base: u32, c: u32) -> vec4<f32> {
+  let o = base + 4u * c;
+  let tail = D % 4u != 0u && c == DV - 1u;
+#if CONCAT
+  if (src == 1u) {
+    if (tail) {
+      var r = vec4<f32>(0.0);
+      for (var e = 0u; e < D % 4u; e++) { r[e] = k2[o + e]; }
+      return r;
+    }
+    return vec4<f32>(k2[o], k2[o + 1u], k2[o + 2u], k2[o + 3u]);
+  }
+#endif
+  if (tail) {
+    var r = vec4<f32>(0.0);
+    for (var e = 0u; e < D % 4u; e++) { r[e] = k1[o + e]; }
+    return r;
+  }
+  return vec4<f32>(k1[o], k1[o + 1u], k1[o + 2u], k1[o + 3u]);
+}
+
+fn ld_v(src: u32, base: u32, c: u32) -> vec4<f32> {
+  let o = base + 4u * c;
+  let tail = D % 4u != 0u && c == DV - 1u;
+#if CONCAT
+  if (src == 1u) {
+    if (tail) {
+      var r = vec4<f32>(0.0);
+      for (var e = 0u; e < D % 4u; e++) { r[e] = v2[o + e]; }
+      return r;
+    }
+    return vec4<f32>(v2[o], v2[o + 1u], v2[o + 2u], v2[o + 3u]);
+  }
+#endif
+  if (tail) {
+    var r = vec4<f32>(0.0);
+    for (var e = 0u; e < D % 4u; e++) { r[e] = v1[o + e]; }
+    return r;
+  }
+  return vec4<f32>(v1[o], v1[o + 1u], v1[o + 2u], v1[o + 3u]);
+}
+
+fn src_len(src: u32) -> u32 {
+  return select(params.lens.x, params.lens.y, src == 1u);
+}
+
+fn k_strides(src: u32) -> vec4<u32> {
+  return select(params.k1_strides, params.k2_strides, src == 1u);
+}
+
+fn v_strides(src: u32) -> vec4<u32> {
+  return select(params.v1_strides, params.v2_strides, src == 1u);
+}
+
+// Folds a block of 4 scores into the running max and sum, rescales the accumulator once per block, and
+// returns the block's probabilities (0 where masked).
+fn online_block(s: vec4<f32>) -> vec4<f32> {
+  let mb = max(m, max(max(s.x, s.y), max(s.z, s.w)));
+  let corr = exp(m - mb);
+  m = mb;
+  let p = exp(s - vec4<f32>(mb));
+  l = l * corr + (p.x + p.y + p.z + p.w);
+  for (var c = 0u; c < DV; c++) { acc[c] = acc[c] * corr; }
+  return p;
+}
+
+fn reset_state() {
+  m = MASKED;
+  l = 0.0;
+  for (var c = 0u; c < DV; c++) { acc[c] = vec4<f32>(0.0); }
+}
+
+fn load_query(base: u32) {
+  for (var c = 0u; c < DV; c++) { qv[c] = ld_q(base, c) * params.scale; }
+}
+
+fn dot_q(src: u32, base: u32) -> f32 {
+  var s = 0.0;
+  for (var c = 0u; c < DV; c++) { s += dot(qv[c], ld_k(src, base, c)); }
+  return s;
+}
+
+// Folds keys 4*blk .. 4*blk+3 of source `src` (out-of-range keys masked) into the state. Indices are clamped
+// so masked keys read a valid element and contribute p = 0.
+fn stream_block(src: u32, kbase: u32, vbase: u32, blk: u32) {
+  let len = src_len(src);
+  let ks = k_strides(src).z;
+  let vs = v_strides(src).z;
+  let j0 = 4u * blk;
+  let j = min(vec4<u32>(j0, j0 + 1u, j0 + 2u, j0 + 3u), vec4<u32>(len - 1u));
+  let valid = vec4<u32>(j0, j0 + 1u, j0 + 2u, j0 + 3u) < vec4<u32>(len);
+  var s = vec4<f32>(dot_q(src, kbase + j.x * ks), dot_q(src, kbase + j.y * ks), dot_q(src, kbase + j.z * ks), dot_q(src, kbase + j.w * ks));
+  s = select(vec4<f32>(MASKED), s, valid);
+  let p = online_block(s);
+  for (var c = 0u; c < DV; c++) {
+    acc[c] += p.x * ld_v(src, vbase + j.x * vs, c) + p.y * ld_v(src, vbase + j.y * vs, c)
+            + p.z * ld_v(src, vbase + j.z * vs, c) + p.w * ld_v(src, vbase + j.w * vs, c);
+  }
+}
+
+fn base_of(s: vec4<u32>, b0: u32, b1: u32, h: u32) -> u32 {
+  return b0 * s.x + b1 * s.y + h * s.w;
+}
+
+fn store_row(base: u32, inv: f32) {
+  for (var c = 0u; c < DV; c++) {
+    let r = acc[c] * inv;
+    for (var e = 0u; e < min(4u, D - 4u * c); e++) { out[base + 4u * c + e] = r[e]; }
+  }
+}
+
+#if CONCAT
+const NSRC: u32 = 2u;
+#else
+const NSRC: u32 = 1u;
+#endif
+
+// Decodes a flat row index into (b0, b1, head, query) with batch = (B0, B1, heads, Lq).
+fn decode(r: u32) -> vec4<u32> {
+  let i = r % params.dims.w;
+  var rest = r / params.dims.w;
+  let h = rest % params.dims.z;
+  rest = rest / params.dims.z;
+  return vec4<u32>(rest / params.dims.y, rest % params.dims.y, h, i);
+}
+
+#if VARIANT == rows
+@compute @workgroup_size({{WG}})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let r = gid.x + gid.y * groups.x * {{WG}}u;
+  if (r >= params.rows) {
+    return;
+  }
+  let id = decode(r);
+  load_query(base_of(params.q_strides, id.x, id.y, id.z) + id.w * params.q_strides.z);
+  reset_state();
+  for (var src = 0u; src < NSRC; src++) {
+    let kbase = base_of(k_strides(src), id.x, id.y, id.z);
+    let vbase = base_of(v_strides(src), id.x, id.y, id.z);
+    let blocks = (src_len(src) + 3u) / 4u;
+    for (var blk = 0u; blk < blocks; blk++) { stream_block(src, kbase, vbase, blk); }
+  }
+  store_row(base_of(params.o_strides, id.x, id.y, id.z) + id.w * params.o_strides.z, 1.0 / l);
+}
+#endif
+
+#if VARIANT == subgroup
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+        @builtin(local_invocation_index) lane: u32) {
+  // One row per workgroup: the test is uniform across the workgroup, so the subgroup ops below stay in
+  // uniform control flow.
+  let r = wid.x + wid.y * groups.x;
+  if (r >= params.rows) {
+    return;
+  }
+  let id = decode(r);
+  load_query(base_of(params.q_strides, id.x, id.y, id.z) + id.w * params.q_strides.z);
+  reset_state();
+  for (var src = 0u; src < NSRC; src++) {
+    let kbase = base_of(k_strides(src), id.x, id.y, id.z);
+    let vbase = base_of(v_strides(src), id.x, id.y, id.z);
+    let blocks = (src_len(src) + 3u) / 4u;
+    // Lane `lane` takes blocks lane, lane + WG, ...; the trip count is the same for every lane.
+    let rounds = (blocks + {{WG}}u - 1u) / {{WG}}u;
+    for (var it = 0u; it < rounds; it++) {
+      let blk = it * {{WG}}u + lane;
+      if (blk < blocks) {
+        stream_block(src, kbase, vbase, blk);
+      }
+    }
+  }
+  // Merge the lanes' (m, l, acc): rescale each to the common max, then sum.
+  let mall = subgroupMax(m);
+  let f = exp(m - mall);
+  let lall = subgroupAdd(l * f);
+  let obase = base_of(params.o_strides, id.x, id.y, id.z) + id.w * params.o_strides.z;
+  for (var c = 0u; c < DV; c++) {
+    let a = subgroupAdd(acc[c] * f) / lall;
+    if (c % {{WG}}u == lane) {
+      for (var e = 0u; e < min(4u, D - 4u * c); e++) { out[obase + 4u * c + e] = a[e]; }
+    }
+  }
+}
+#endif
+
+#if VARIANT == tiled
+const BK: u32 = {{BK}}u;
+var<workgroup> kt: array<vec4<f32>, {{BK}} * {{DV}}>;
+var<workgroup> vt: array<vec4<f32>, {{BK}} * {{DV}}>;
+
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+        @builtin(local_invocation_index) t: u32) {
+  // Workgroup g covers rows WG*(g % rowBlocks) .. of head-batch g / rowBlocks; the early return is uniform
+  // across the workgroup.
+  let g = wid.x + wid.y * groups.x;
+  let row_blocks = (params.dims.w + {{WG}}u - 1u) / {{WG}}u;
+  if (g >= row_blocks * params.rows / params.dims.w) {
+    return;
+  }
+  let i = (g % row_blocks) * {{WG}}u + t;
+  let bh = g / row_blocks;
+  let id = decode(bh * params.dims.w);
+  let live = i < params.dims.w;
+  load_query(base_of(params.q_strides, id.x, id.y, id.z) + min(i, params.dims.w - 1u) * params.q_strides.z);
+  reset_state();
+  for (var src = 0u; src < NSRC; src++) {
+    let len = src_len(src);
+    let ks = k_strides(src);
+    let vs = v_strides(src);
+    let kbase = base_of(ks, id.x, id.y, id.z);
+    let vbase = base_of(vs, id.x, id.y, id.z);
+    for (var j0 = 0u; j0 < len; j0 += BK) {
+      workgroupBarrier();
+      for (var e = t; e < BK * DV; e += {{WG}}u) {
+        let j = j0 + e / DV;
+        let c = e % DV;
+        var kv = vec4<f32>(0.0);
+        var vv = vec4<f32>(0.0);
+        if (j < len) {
+          kv = ld_k(src, kbase + j * ks.z, c);
+          vv = ld_v(src, vbase + j * vs.z, c);
+        }
+        kt[e] = kv;
+        vt[e] = vv;
+      }
+      workgroupBarrier();
+      // Every thread folds the tile (inactive rows too: it keeps the control flow uniform and costs nothing
+      // extra, since the workgroup waits for the slowest thread anyway).
+      let n = min(BK, len - j0);
+      for (var jj = 0u; jj < n; jj += 4u) {
+        var s = vec4<f32>(0.0);
+        for (var c = 0u; c < DV; c++) {
+          let qc = qv[c];
+          s += vec4<f32>(dot(qc, kt[jj * DV + c]), dot(qc, kt[(jj + 1u) * DV + c]),
+                         dot(qc, kt[(jj + 2u) * DV + c]), dot(qc, kt[(jj + 3u) * DV + c]));
+        }
+        s = select(vec4<f32>(MASKED), s, vec4<u32>(jj, jj + 1u, jj + 2u, jj + 3u) < vec4<u32>(n));
+        let p = online_block(s);
+        for (var c = 0u; c < DV; c++) {
+          acc[c] += p.x * vt[jj * DV + c] + p.y * vt[(jj + 1u) * DV + c] + p.z * vt[(jj + 2u) * DV + c] + p.w * vt[(jj + 3u) * DV + c];
+        }
+      }
+    }
+  }
+  if (live) {
+    store_row(base_of(params.o_strides, id.x, id.y, id.z) + i * params.o_strides.z, 1.0 / l);
+  }
+}
+#endif

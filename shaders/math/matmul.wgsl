@@ -1,4 +1,4 @@
-//! params: VARIANT, TRANS_A, TRANS_B, VEC_A, VEC_B, VEC_OUT, B_F16, BIAS, RES, ACT, WG, SUBGROUPS
+//! params: VARIANT, BLOCK, TRANS_A, TRANS_B, VEC_A, VEC_B, VEC_OUT, B_F16, BIAS, RES, ACT, WG, SUBGROUPS
 // out[z, m, n] = act(sum_k A[z, m, k] * B[z, k, n] + bias[n]) + res[z, m, n], one batch matrix per
 // workgroup z (A and B batch offsets come from broadcast strides). A is [M, K] or, with TRANS_A, [K, M];
 // B is [K, N] or, with TRANS_B, [N, K] (PyTorch's linear weight); B may be f16 packed two per u32.
@@ -8,7 +8,7 @@
 // m0+i over n0..n0+3. VEC_* say an operand's contiguous dimension is a multiple of 4, so the fragment is read
 // with vec4 loads; otherwise it is read with scalars. Rows and columns past the edge are clamped (their
 // results are never stored); k past K reads as zero.
-//   blocked: no shared memory, one thread per 8x8 workgroup cell computes a 4x4 output block (CPU adapters).
+//   blocked: no shared memory, each of 8x8 threads computes a BLOCK of outputs (CPU adapters).
 //   tiled:   8x8 threads share 32x32 A and B tiles in workgroup memory, K in steps of 32 (real GPUs).
 //   splitk:  WG threads split K for one 4x4 output block and reduce (small M, long K).
 #if SUBGROUPS
@@ -147,11 +147,8 @@ fn loadBEdge(base: u32, k0: u32, n0: u32) -> mat4x4<f32> {
   return f;
 }
 
-// Column i = A[m0+i, k0..k0+3].
-fn loadA(base: u32, m0: u32, k0: u32) -> mat4x4<f32> {
-  if (k0 + 4u > params.K) {
-    return loadAEdge(base, m0, k0);
-  }
+// Column i = A[m0+i, k0..k0+3], k0 + 4 <= K.
+fn loadAFull(base: u32, m0: u32, k0: u32) -> mat4x4<f32> {
   let mLast = params.M - 1u;
 #if TRANS_A
 #if VEC_A
@@ -174,7 +171,7 @@ fn loadA(base: u32, m0: u32, k0: u32) -> mat4x4<f32> {
 #if VEC_A
   let s = params.K >> 2u;
   let i = (base + k0) >> 2u;
-  return mat4x4<f32>(a[i + m0 * s], a[i + min(m0 + 1u, mLast) * s], a[i + min(m0 + 2u, mLast) * s], a[i + min(m0 + 3u, mLast) * s]);
+  return mat4x4<f32>(a[i + min(m0, mLast) * s], a[i + min(m0 + 1u, mLast) * s], a[i + min(m0 + 2u, mLast) * s], a[i + min(m0 + 3u, mLast) * s]);
 #else
   var f = mat4x4<f32>();
   for (var i = 0u; i < 4u; i++) {
@@ -186,18 +183,15 @@ fn loadA(base: u32, m0: u32, k0: u32) -> mat4x4<f32> {
 #endif
 }
 
-// Column kk = B[k0+kk, n0..n0+3].
-fn loadB(base: u32, k0: u32, n0: u32) -> mat4x4<f32> {
-  if (k0 + 4u > params.K) {
-    return loadBEdge(base, k0, n0);
-  }
+// Column kk = B[k0+kk, n0..n0+3], k0 + 4 <= K.
+fn loadBFull(base: u32, k0: u32, n0: u32) -> mat4x4<f32> {
   let nLast = params.N - 1u;
 #if TRANS_B
 #if VEC_B
   // Rows of the stored [N, K] weight are vec4 over k.
   let r = base + k0;
   let K = params.K;
-  return transpose(mat4x4<f32>(b4(r + n0 * K), b4(r + min(n0 + 1u, nLast) * K), b4(r + min(n0 + 2u, nLast) * K), b4(r + min(n0 + 3u, nLast) * K)));
+  return transpose(mat4x4<f32>(b4(r + min(n0, nLast) * K), b4(r + min(n0 + 1u, nLast) * K), b4(r + min(n0 + 2u, nLast) * K), b4(r + min(n0 + 3u, nLast) * K)));
 #else
   var f = mat4x4<f32>();
   for (var j = 0u; j < 4u; j++) {
@@ -224,6 +218,20 @@ fn loadB(base: u32, k0: u32, n0: u32) -> mat4x4<f32> {
   return f;
 #endif
 #endif
+}
+
+fn loadA(base: u32, m0: u32, k0: u32) -> mat4x4<f32> {
+  if (k0 + 4u > params.K) {
+    return loadAEdge(base, m0, k0);
+  }
+  return loadAFull(base, m0, k0);
+}
+
+fn loadB(base: u32, k0: u32, n0: u32) -> mat4x4<f32> {
+  if (k0 + 4u > params.K) {
+    return loadBEdge(base, k0, n0);
+  }
+  return loadBFull(base, k0, n0);
 }
 
 // ---------------------------------------------------------------- batch and epilogue
@@ -307,19 +315,75 @@ fn store(z: u32, m0: u32, n0: u32, acc: mat4x4<f32>) {
 // ---------------------------------------------------------------- variants
 
 #if VARIANT == blocked
+// BLOCK outputs per thread (rows x columns: 4x4, 4x8 or 8x8), as one, two or four 4x4 fragments: a larger
+// block loads fewer operands per multiply-add but leaves fewer threads.
 @compute @workgroup_size(8, 8)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+#if BLOCK == 4x4
   let n0 = gid.x * 4u;
+#else
+  let n0 = gid.x * 8u;
+  // The second column fragment, kept inside the matrix (its results are dropped when n0 + 4 >= N).
+  let n1 = min(n0 + 4u, ((params.N - 1u) / 4u) * 4u);
+#endif
+#if BLOCK == 8x8
+  let m0 = gid.y * 8u;
+  let m1 = min(m0 + 4u, params.M - 1u);
+#else
   let m0 = gid.y * 4u;
+#endif
   if (n0 >= params.N || m0 >= params.M) {
     return;
   }
   let bases = batchBases(gid.z);
-  var acc = mat4x4<f32>();
-  for (var k0 = 0u; k0 < params.K; k0 += 4u) {
-    acc += loadB(bases.y, k0, n0) * loadA(bases.x, m0, k0);
+  var acc00 = mat4x4<f32>();
+  var acc01 = mat4x4<f32>();
+  var acc10 = mat4x4<f32>();
+  var acc11 = mat4x4<f32>();
+  // Whole steps of 4 without bounds checks, then at most one checked step for the K tail.
+  let kFull = params.K & ~3u;
+  for (var k0 = 0u; k0 < kFull; k0 += 4u) {
+    let fa0 = loadAFull(bases.x, m0, k0);
+    let fb0 = loadBFull(bases.y, k0, n0);
+    acc00 += fb0 * fa0;
+#if BLOCK != 4x4
+    let fb1 = loadBFull(bases.y, k0, n1);
+    acc01 += fb1 * fa0;
+#endif
+#if BLOCK == 8x8
+    let fa1 = loadAFull(bases.x, m1, k0);
+    acc10 += fb0 * fa1;
+    acc11 += fb1 * fa1;
+#endif
   }
-  store(gid.z, m0, n0, acc);
+  if (kFull < params.K) {
+    let fa0 = loadAEdge(bases.x, m0, kFull);
+    let fb0 = loadBEdge(bases.y, kFull, n0);
+    acc00 += fb0 * fa0;
+#if BLOCK != 4x4
+    let fb1 = loadBEdge(bases.y, kFull, n1);
+    acc01 += fb1 * fa0;
+#endif
+#if BLOCK == 8x8
+    let fa1 = loadAEdge(bases.x, m1, kFull);
+    acc10 += fb0 * fa1;
+    acc11 += fb1 * fa1;
+#endif
+  }
+  store(gid.z, m0, n0, acc00);
+#if BLOCK != 4x4
+  if (n0 + 4u < params.N) {
+    store(gid.z, m0, n0 + 4u, acc01);
+  }
+#endif
+#if BLOCK == 8x8
+  if (m0 + 4u < params.M) {
+    store(gid.z, m0 + 4u, n0, acc10);
+    if (n0 + 4u < params.N) {
+      store(gid.z, m0 + 4u, n0 + 4u, acc11);
+    }
+  }
+#endif
 }
 #endif
 

@@ -168,6 +168,13 @@ function problems(seed: number, maxMacs = 1 << 20, presets = false, count = 24):
     { ...base, M: 7, N: 13, K: 17, batchA: [2, 1], batchB: [3, 1, 1], transB: true, bias: true },
     { ...base, M: 33, N: 64, K: 32, batchA: [3], batchB: [], f16: true, transB: true, act: 'gelu' },
   ];
+  if (presets) {
+    // The same edges within the presets: long K (4099 or 4100) for each, 1x1x1, broadcast batches.
+    list.length = 0;
+    for (const p of PRESETS) list.push({ ...p, batchA: [], batchB: [], M: p.m4 ? 4 : 3, N: p.n4 ? 8 : 5, K: p.k4 ? 4100 : 4099 });
+    list.push({ ...PRESETS[1], batchA: [], batchB: [], M: 1, N: 1, K: 1 });
+    list.push({ ...PRESETS[0], batchA: [2, 1], batchB: [3, 1, 1], M: 4, N: 8, K: 12 });
+  }
   const r = rng(seed);
   const pick = <T,>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
   while (list.length < count) {
@@ -224,7 +231,9 @@ function variantCase(choice: MatmulChoice, seed: number, maxMacs?: number, prese
 }
 
 export const cases: Cases = {
-  'blocked variant on 20+ shapes (edges, long K, batches, transposes, epilogues, f16)': variantCase({ variant: 'blocked' }, 1),
+  'blocked variant, 4x4 per thread, on 20+ shapes (edges, long K, batches, transposes, epilogues, f16)': variantCase({ variant: 'blocked', block: '4x4' }, 1),
+  'blocked variant, 4x8 per thread, on 20+ shapes': variantCase({ variant: 'blocked', block: '4x8' }, 11),
+  'blocked variant, 8x8 per thread, on 20+ shapes': variantCase({ variant: 'blocked', block: '8x8' }, 12),
   'tiled variant on 20+ shapes': variantCase({ variant: 'tiled' }, 2, 1 << 16, true),
   'splitk variant, 16 threads, on 20+ shapes': variantCase({ variant: 'splitk', wg: 16 }, 3),
   'splitk variant, 64 threads, on 20+ shapes': variantCase({ variant: 'splitk', wg: 64 }, 4, 1 << 16, true),

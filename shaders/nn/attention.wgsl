@@ -5,7 +5,7 @@
 // follow), which equals attending to their concatenation along the sequence without materialising it.
 //
 // Every operand is addressed through element strides (batch0, batch1, sequence, head) given as uniforms,
-// element c of head h of row i in batch (b0, b1) being at b0*s.x + b1*s.y + i*s.z + h*s.w + c.
+// element c of head h of row i in batch (b0, b1) being at offset + b0*s.x + b1*s.y + i*s.z + h*s.w + c.
 //
 // Variants:
 //   rows     one thread per query row; keys are streamed through registers 4 at a time; no barriers
@@ -154,8 +154,17 @@ fn stream_block(src: u32, kbase: u32, vbase: u32, blk: u32) {
   }
 }
 
-fn base_of(s: vec4<u32>, b0: u32, b1: u32, h: u32) -> u32 {
-  return b0 * s.x + b1 * s.y + h * s.w;
+// Offsets (elements): offsets[0] = (q, k1, v1, out), offsets[1] = (k2, v2, -, -).
+fn base_of(s: vec4<u32>, off: u32, b0: u32, b1: u32, h: u32) -> u32 {
+  return off + b0 * s.x + b1 * s.y + h * s.w;
+}
+
+fn k_offset(src: u32) -> u32 {
+  return select(params.offsets[0].y, params.offsets[1].x, src == 1u);
+}
+
+fn v_offset(src: u32) -> u32 {
+  return select(params.offsets[0].z, params.offsets[1].y, src == 1u);
 }
 
 fn store_row(base: u32, inv: f32) {
@@ -188,15 +197,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     return;
   }
   let id = decode(r);
-  load_query(base_of(params.q_strides, id.x, id.y, id.z) + id.w * params.q_strides.z);
+  load_query(base_of(params.q_strides, params.offsets[0].x, id.x, id.y, id.z) + id.w * params.q_strides.z);
   reset_state();
   for (var src = 0u; src < NSRC; src++) {
-    let kbase = base_of(k_strides(src), id.x, id.y, id.z);
-    let vbase = base_of(v_strides(src), id.x, id.y, id.z);
+    let kbase = base_of(k_strides(src), k_offset(src), id.x, id.y, id.z);
+    let vbase = base_of(v_strides(src), v_offset(src), id.x, id.y, id.z);
     let blocks = (src_len(src) + 3u) / 4u;
     for (var blk = 0u; blk < blocks; blk++) { stream_block(src, kbase, vbase, blk); }
   }
-  store_row(base_of(params.o_strides, id.x, id.y, id.z) + id.w * params.o_strides.z, 1.0 / l);
+  store_row(base_of(params.o_strides, params.offsets[0].w, id.x, id.y, id.z) + id.w * params.o_strides.z, 1.0 / l);
 }
 #endif
 
@@ -211,11 +220,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
     return;
   }
   let id = decode(r);
-  load_query(base_of(params.q_strides, id.x, id.y, id.z) + id.w * params.q_strides.z);
+  load_query(base_of(params.q_strides, params.offsets[0].x, id.x, id.y, id.z) + id.w * params.q_strides.z);
   reset_state();
   for (var src = 0u; src < NSRC; src++) {
-    let kbase = base_of(k_strides(src), id.x, id.y, id.z);
-    let vbase = base_of(v_strides(src), id.x, id.y, id.z);
+    let kbase = base_of(k_strides(src), k_offset(src), id.x, id.y, id.z);
+    let vbase = base_of(v_strides(src), v_offset(src), id.x, id.y, id.z);
     let blocks = (src_len(src) + 3u) / 4u;
     // Lane `lane` takes blocks lane, lane + WG, ...; the trip count is the same for every lane.
     let rounds = (blocks + {{WG}}u - 1u) / {{WG}}u;
@@ -230,7 +239,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
   let mall = subgroupMax(m);
   let f = exp(m - mall);
   let lall = subgroupAdd(l * f);
-  let obase = base_of(params.o_strides, id.x, id.y, id.z) + id.w * params.o_strides.z;
+  let obase = base_of(params.o_strides, params.offsets[0].w, id.x, id.y, id.z) + id.w * params.o_strides.z;
   for (var c = 0u; c < DV; c++) {
     let a = subgroupAdd(acc[c] * f) / lall;
     if (c % {{WG}}u == lane) {
@@ -259,14 +268,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
   let bh = g / row_blocks;
   let id = decode(bh * params.dims.w);
   let live = i < params.dims.w;
-  load_query(base_of(params.q_strides, id.x, id.y, id.z) + min(i, params.dims.w - 1u) * params.q_strides.z);
+  load_query(base_of(params.q_strides, params.offsets[0].x, id.x, id.y, id.z) + min(i, params.dims.w - 1u) * params.q_strides.z);
   reset_state();
   for (var src = 0u; src < NSRC; src++) {
     let len = src_len(src);
     let ks = k_strides(src);
     let vs = v_strides(src);
-    let kbase = base_of(ks, id.x, id.y, id.z);
-    let vbase = base_of(vs, id.x, id.y, id.z);
+    let kbase = base_of(ks, k_offset(src), id.x, id.y, id.z);
+    let vbase = base_of(vs, v_offset(src), id.x, id.y, id.z);
     for (var j0 = 0u; j0 < len; j0 += BK) {
       workgroupBarrier();
       for (var e = t; e < BK * DV; e += {{WG}}u) {
@@ -301,7 +310,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
     }
   }
   if (live) {
-    store_row(base_of(params.o_strides, id.x, id.y, id.z) + i * params.o_strides.z, 1.0 / l);
+    store_row(base_of(params.o_strides, params.offsets[0].w, id.x, id.y, id.z) + i * params.o_strides.z, 1.0 / l);
   }
 }
 #endif

@@ -10,14 +10,16 @@ import { uniformSchema } from '../../runtime/uniforms';
  * matrix never exists in GPU memory. See shaders/nn/attention.wgsl for the three variants.
  *
  * Stride convention. Every operand (Q, K, V, the optional second K/V source, and the output) is read through
- * four element strides `[batch0, batch1, seq, head]`: element c (0 <= c < headDim) of head h of sequence
- * position i in batch (b0, b1) is at `b0*s[0] + b1*s[1] + i*s[2] + h*s[3] + c` of its tensor. The batch is
+ * four element strides `[batch0, batch1, seq, head]` and an element offset: element c (0 <= c < headDim) of
+ * head h of sequence position i in batch (b0, b1) is at `offset + b0*s[0] + b1*s[1] + i*s[2] + h*s[3] + c`
+ * of its tensor. The batch is
  * two-dimensional (B0 x B1) so that attention across frames at every pixel of an NHWC video needs no permute:
  *
  * - tokens `[B, L, heads*d]` (the default): B0 = B, B1 = 1, strides `[L*heads*d, 0, heads*d, d]`;
  * - temporal, video `[B*F, H, W, C]` with C = heads*d, attending over the F frames at each pixel:
  *   B0 = B, B1 = H*W, strides `[F*H*W*C, C, H*W*C, d]`, and the output has the video's layout (see
- *   `temporalAttention`).
+ *   `temporalAttention`);
+ * - a fused QKV projection `[B, L, 3*C]`: strides `[L*3C, 0, 3C, d]` for all three, offsets 0, C and 2C.
  */
 export type AttentionVariant = 'rows' | 'tiled' | 'subgroup';
 
@@ -49,6 +51,8 @@ export const attentionUniforms = uniformSchema({
   k2_strides: 'vec4<u32>',
   v2_strides: 'vec4<u32>',
   o_strides: 'vec4<u32>',
+  /** Element offsets: [q, k1, v1, out], [k2, v2, 0, 0]. */
+  offsets: 'array<vec4<u32>, 2>',
 });
 
 type AttentionKernel = KernelDef<typeof attentionUniforms.fields>;
@@ -117,6 +121,8 @@ export type Strides = readonly [number, number, number, number];
 export interface AttentionOperand {
   tensor: Tensor;
   strides: Strides;
+  /** Element offset of (b0, b1, i, h, c) = 0 (default 0): e.g. K at +C inside a fused QKV tensor `[B, L, 3C]`. */
+  offset?: number;
 }
 
 export interface StridedAttention {
@@ -126,8 +132,8 @@ export interface StridedAttention {
   /** Optional second key/value source, attended together with the first as if concatenated after it. */
   k2?: AttentionOperand;
   v2?: AttentionOperand;
-  /** Shape of the output tensor to allocate, and the strides the kernel writes it with. */
-  out: { shape: readonly number[]; strides: Strides };
+  /** Shape of the output tensor to allocate, and the strides (and offset) the kernel writes it with. */
+  out: { shape: readonly number[]; strides: Strides; offset?: number };
   /** [B0, B1]. */
   batch: readonly [number, number];
   heads: number;
@@ -141,9 +147,15 @@ export interface StridedAttention {
 }
 
 /** The largest element index an operand is read at, plus one. */
-function extent(s: Strides, batch: readonly [number, number], len: number, heads: number, d: number): number {
-  if (len === 0) return 0;
-  return (batch[0] - 1) * s[0] + (batch[1] - 1) * s[1] + (len - 1) * s[2] + (heads - 1) * s[3] + d;
+function extent(s: Strides, offset: number, batch: readonly [number, number], len: number, heads: number, d: number): number {
+  if (len === 0 || batch[0] === 0 || batch[1] === 0) return 0;
+  return offset + (batch[0] - 1) * s[0] + (batch[1] - 1) * s[1] + (len - 1) * s[2] + (heads - 1) * s[3] + d;
+}
+
+function checkLayout(label: string, s: Strides, offset: number): void {
+  for (const v of [...s, offset]) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new ShapeError(`attention: ${label} strides [${s.join(', ')}] / offset ${offset} must be non-negative integers`);
+  }
 }
 
 /** The general form: every operand through explicit strides. Returns the new output tensor. */
@@ -168,13 +180,15 @@ export function attentionStrided(a: StridedAttention): Tensor {
     if (!op) continue;
     if (op.tensor.device !== device) throw new ShapeError(`${name}: ${label} lives on another device`);
     if (op.tensor.dtype !== 'f32') throw new ShapeError(`${name}: ${label} must be f32 (got ${op.tensor.dtype})`);
-    const need = extent(op.strides, batch, len, heads, d);
+    checkLayout(label, op.strides, op.offset ?? 0);
+    const need = extent(op.strides, op.offset ?? 0, batch, len, heads, d);
     if (need > op.tensor.size) {
       throw new ShapeError(`${name}: ${label} [${op.tensor.shape.join(', ')}] is too small for strides [${op.strides.join(', ')}] (needs ${need} elements)`);
     }
   }
+  checkLayout('out', a.out.strides, a.out.offset ?? 0);
   const out = device.tensor(a.out.shape, 'f32');
-  const needOut = extent(a.out.strides, batch, lq, heads, d);
+  const needOut = extent(a.out.strides, a.out.offset ?? 0, batch, lq, heads, d);
   if (needOut > out.size) {
     out.release();
     throw new ShapeError(`${name}: output [${a.out.shape.join(', ')}] is too small for strides [${a.out.strides.join(', ')}]`);
@@ -202,6 +216,7 @@ export function attentionStrided(a: StridedAttention): Tensor {
       k2_strides: k2?.strides ?? zero,
       v2_strides: v2?.strides ?? zero,
       o_strides: a.out.strides,
+      offsets: [q.offset ?? 0, k.offset ?? 0, v.offset ?? 0, a.out.offset ?? 0, k2?.offset ?? 0, v2?.offset ?? 0, 0, 0],
     },
     workgroups,
   });

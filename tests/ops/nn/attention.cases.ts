@@ -255,21 +255,31 @@ export const cases: Cases = {
     log(`temporal layout checked for ${variantsOf(device).join(', ')}`);
   },
 
-  'explicit strides: rows wider than heads*d read in place, custom scale': async ({ device }) => {
+  'explicit strides and offsets: Q, K, V read in place from a fused QKV tensor [B, L, 3C], custom scale': async ({ device }) => {
     const [B, L, heads, d] = [2, 17, 2, 12];
     const C = heads * d;
     const r = rng(50);
     const qkv = randomArray(B * L * 3 * C, r);
     const t = device.tensor([B, L, 3 * C], 'f32', qkv);
-    // Rows of 3*C elements of which the first C are read: sequence stride 3*C, not the packed C.
     const s: Strides = [L * 3 * C, 0, 3 * C, d];
+    const os: Strides = [L * C, 0, C, d];
     const scale = 0.3;
+    const ref = reference(
+      { data: qkv.subarray(0), s },
+      [{ k: { data: qkv.subarray(C), s }, v: { data: qkv.subarray(2 * C), s }, len: L }],
+      { size: B * L * C, s: os },
+      [B, 1],
+      heads,
+      d,
+      L,
+      scale,
+    );
     for (const variant of variantsOf(device)) {
       const o = attentionStrided({
         q: { tensor: t, strides: s },
-        k: { tensor: t, strides: s },
-        v: { tensor: t, strides: s },
-        out: { shape: [B, L, C], strides: [L * C, 0, C, d] },
+        k: { tensor: t, strides: s, offset: C },
+        v: { tensor: t, strides: s, offset: 2 * C },
+        out: { shape: [B, L, C], strides: os },
         batch: [B, 1],
         heads,
         headDim: d,
@@ -278,10 +288,27 @@ export const cases: Cases = {
         scale,
         variant,
       });
-      const ref = reference({ data: qkv, s }, [{ k: { data: qkv, s }, v: { data: qkv, s }, len: L }], { size: B * L * C, s: [L * C, 0, C, d] }, [B, 1], heads, d, L, scale);
-      assertClose(await o.read(), ref, { ...TOL, label: `strided ${variant}` });
+      assertClose(await o.read(), ref, { ...TOL, label: `fused qkv ${variant}` });
       o.release();
     }
+    // The output can also be written at an offset into a larger tensor.
+    const o2 = attentionStrided({
+      q: { tensor: t, strides: s },
+      k: { tensor: t, strides: s, offset: C },
+      v: { tensor: t, strides: s, offset: 2 * C },
+      out: { shape: [B, L, 2 * C], strides: [L * 2 * C, 0, 2 * C, d], offset: C },
+      batch: [B, 1],
+      heads,
+      headDim: d,
+      lq: L,
+      lk: L,
+      scale,
+    });
+    const got = await o2.read();
+    const right = new Float32Array(B * L * C);
+    for (let row = 0; row < B * L; row++) right.set(got.subarray(row * 2 * C + C, row * 2 * C + 2 * C), row * C);
+    assertClose(right, ref, { ...TOL, label: 'output at an offset' });
+    o2.release();
     t.release();
   },
 

@@ -245,8 +245,9 @@ export const cases: Cases = {
     const gemv = selectVariant(device.info, { M: 1, N: 320, K: 320, batch: 1, transA: false, transB: true, bF16: false }, { bias: false, residual: false, activation: 'none' });
     const gemm = selectVariant(device.info, { M: 256, N: 256, K: 256, batch: 1, transA: false, transB: false, bF16: false }, { bias: true, residual: false, activation: 'silu' });
     log(`cpu-backed ${device.info.isCpuBacked}, subgroups ${device.info.features.subgroups}: gemv -> ${gemv.VARIANT}/${gemv.WG}, gemm -> ${gemm.VARIANT}`);
-    assertEqual(gemv.VARIANT, 'splitk', 'small M uses splitk');
-    assertEqual(gemm.VARIANT, device.info.isCpuBacked ? 'blocked' : 'tiled', 'large GEMM variant');
+    const cpu = device.info.isCpuBacked;
+    assertEqual([gemv.VARIANT, gemv.BLOCK], cpu ? ['blocked', '4x4'] : ['splitk', '4x4'], 'small M variant');
+    assertEqual([gemm.VARIANT, gemm.BLOCK], cpu ? ['blocked', '4x8'] : ['tiled', '4x4'], 'large GEMM variant');
     assertEqual([gemm.VEC_A, gemm.VEC_B, gemm.VEC_OUT, gemm.BIAS, gemm.ACT], [true, true, true, true, 'silu'], 'gemm spec');
   },
 

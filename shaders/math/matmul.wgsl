@@ -8,7 +8,7 @@
 // m0+i over n0..n0+3. VEC_* say an operand's contiguous dimension is a multiple of 4, so the fragment is read
 // with vec4 loads; otherwise it is read with scalars. Rows and columns past the edge are clamped (their
 // results are never stored); k past K reads as zero.
-//   blocked: no shared memory, each of 8x8 threads computes a BLOCK of outputs (CPU adapters).
+//   blocked: no shared memory, each thread computes a BLOCK of outputs (CPU adapters).
 //   tiled:   8x8 threads share 32x32 A and B tiles in workgroup memory, K in steps of 32 (real GPUs).
 //   splitk:  WG threads split K for one 4x4 output block and reduce (small M, long K).
 #if SUBGROUPS
@@ -220,6 +220,31 @@ fn loadBFull(base: u32, k0: u32, n0: u32) -> mat4x4<f32> {
 #endif
 }
 
+#if BLOCK == 1x4
+// A[m, k0..k0+3], k0 + 4 <= K.
+fn loadARowFull(base: u32, m: u32, k0: u32) -> vec4<f32> {
+#if TRANS_A
+  return vec4<f32>(aAt(base, m, k0), aAt(base, m, k0 + 1u), aAt(base, m, k0 + 2u), aAt(base, m, k0 + 3u));
+#else
+#if VEC_A
+  return a[(base + m * params.K + k0) >> 2u];
+#else
+  let i = base + m * params.K + k0;
+  return vec4<f32>(a[i], a[i + 1u], a[i + 2u], a[i + 3u]);
+#endif
+#endif
+}
+
+fn loadARowEdge(base: u32, m: u32, k0: u32) -> vec4<f32> {
+  var v = vec4<f32>();
+  for (var kk = 0u; kk < 4u; kk++) {
+    let k = k0 + kk;
+    v[kk] = select(0.0, aAt(base, m, min(k, params.K - 1u)), k < params.K);
+  }
+  return v;
+}
+#endif
+
 fn loadA(base: u32, m0: u32, k0: u32) -> mat4x4<f32> {
   if (k0 + 4u > params.K) {
     return loadAEdge(base, m0, k0);
@@ -271,12 +296,12 @@ fn activate(x: vec4<f32>) -> vec4<f32> {
 #endif
 }
 
-// Applies bias, activation and residual to row m0+i of the block (columns n0..n0+3) and stores the rows
-// that exist.
-fn store(z: u32, m0: u32, n0: u32, acc: mat4x4<f32>) {
+// Applies bias, activation and residual to row m0+i of the block (columns n0..n0+3) and stores the first
+// `rows` rows that exist.
+fn store(z: u32, m0: u32, n0: u32, acc: mat4x4<f32>, rows: u32) {
   let N = params.N;
   let obase = z * params.M * N;
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < rows; i++) {
     let m = m0 + i;
     if (m >= params.M) {
       return;
@@ -315,8 +340,29 @@ fn store(z: u32, m0: u32, n0: u32, acc: mat4x4<f32>) {
 // ---------------------------------------------------------------- variants
 
 #if VARIANT == blocked
-// BLOCK outputs per thread (rows x columns: 4x4, 4x8 or 8x8), as one, two or four 4x4 fragments: a larger
-// block loads fewer operands per multiply-add but leaves fewer threads.
+// BLOCK outputs per thread (rows x columns: 1x4, 4x4, 4x8 or 8x8), as one, two or four 4x4 fragments (1x4:
+// one row, for a few tokens, so no thread computes rows that do not exist): a larger block loads fewer
+// operands per multiply-add but leaves fewer threads.
+#if BLOCK == 1x4
+@compute @workgroup_size(64, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let n0 = gid.x * 4u;
+  let m = gid.y;
+  if (n0 >= params.N) {
+    return;
+  }
+  let bases = batchBases(gid.z);
+  var acc = vec4<f32>();
+  let kFull = params.K & ~3u;
+  for (var k0 = 0u; k0 < kFull; k0 += 4u) {
+    acc += loadBFull(bases.y, k0, n0) * loadARowFull(bases.x, m, k0);
+  }
+  if (kFull < params.K) {
+    acc += loadBEdge(bases.y, kFull, n0) * loadARowEdge(bases.x, m, kFull);
+  }
+  store(gid.z, m, n0, mat4x4<f32>(acc, vec4<f32>(), vec4<f32>(), vec4<f32>()), 1u);
+}
+#else
 @compute @workgroup_size(8, 8)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 #if BLOCK == 4x4
@@ -370,21 +416,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     acc11 += fb1 * fa1;
 #endif
   }
-  store(gid.z, m0, n0, acc00);
+  store(gid.z, m0, n0, acc00, 4u);
 #if BLOCK != 4x4
   if (n0 + 4u < params.N) {
-    store(gid.z, m0, n0 + 4u, acc01);
+    store(gid.z, m0, n0 + 4u, acc01, 4u);
   }
 #endif
 #if BLOCK == 8x8
   if (m0 + 4u < params.M) {
-    store(gid.z, m0 + 4u, n0, acc10);
+    store(gid.z, m0 + 4u, n0, acc10, 4u);
     if (n0 + 4u < params.N) {
-      store(gid.z, m0 + 4u, n0 + 4u, acc11);
+      store(gid.z, m0 + 4u, n0 + 4u, acc11, 4u);
     }
   }
 #endif
 }
+#endif
 #endif
 
 #if VARIANT == tiled
@@ -411,7 +458,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
   let n0 = nTile + lid.x * 4u;
   if (n0 < params.N) {
-    store(z, mTile + lid.y * 4u, n0, acc);
+    store(z, mTile + lid.y * 4u, n0, acc, 4u);
   }
 }
 #endif
@@ -455,7 +502,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var i = 0u; i < count; i++) {
       total += partial[i];
     }
-    store(z, m0, n0, total);
+    store(z, m0, n0, total, 4u);
   }
 #else
   partial[t] = acc;
@@ -466,7 +513,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   if (t == 0u) {
-    store(z, m0, n0, partial[0]);
+    store(z, m0, n0, partial[0], 4u);
   }
 #endif
 }

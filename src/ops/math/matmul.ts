@@ -13,7 +13,7 @@ import { broadcastShapes } from './binary';
  * small M or long K).
  */
 export type MatmulVariant = 'blocked' | 'tiled' | 'splitk';
-export type MatmulBlock = '4x4' | '4x8' | '8x8';
+export type MatmulBlock = '1x4' | '4x4' | '4x8' | '8x8';
 export type Activation = 'none' | 'silu' | 'gelu' | 'gelu_tanh';
 
 export type MatmulSpec = {
@@ -81,7 +81,7 @@ export function choiceName(c: MatmulChoice): string {
 export function parseChoice(name: string): MatmulChoice {
   const m = /^splitk(\d+)(sg)?$/.exec(name);
   if (m) return { variant: 'splitk', wg: Number(m[1]), subgroups: !!m[2] };
-  const b = /^blocked(4x4|4x8|8x8)?$/.exec(name);
+  const b = /^blocked(1x4|4x4|4x8|8x8)?$/.exec(name);
   if (b) return { variant: 'blocked', block: (b[1] as MatmulBlock | undefined) ?? DEFAULT_BLOCK };
   if (name === 'tiled') return { variant: name };
   throw new ShapeError(`unknown matmul variant ${name}`);
@@ -110,8 +110,8 @@ export function matmulShapeClass(s: MatmulShape): string {
 
 /**
  * The choice without tuning, from the adapter kind and the shape class. Measured on SwiftShader (2 cores):
- * workgroups with barriers and small workgroups are slow there, so `blocked` wins every class, 4x4 per thread
- * for small M or long K (1x1280x320: 2.5 ms vs 6.4 ms for the best splitk), 8x8 once there are enough
+ * workgroups with barriers and small workgroups are slow there, so `blocked` wins every class: 1x4 per thread
+ * for one row (1x1280x320: 1.6 ms, 4x4 2.8 ms, the best splitk 6.4 ms), 4x4 for a few rows or long K, 8x8 once there are enough
  * threads to keep every core busy (1024x320x320: about 3 vs 2.2 GFLOP/s for 4x8), 4x8 in between (256^3:
  * 1.7 vs 1.1 for 8x8). Real GPUs get shared-memory tiles, and K split over a workgroup where there are few
  * output blocks.
@@ -119,7 +119,7 @@ export function matmulShapeClass(s: MatmulShape): string {
 export function defaultChoice(info: DeviceInfo, s: MatmulShape): MatmulChoice {
   const kind = matmulShapeClass(s).split(':')[0];
   if (info.isCpuBacked) {
-    if (kind !== 'gemm') return { variant: 'blocked', block: '4x4' };
+    if (kind !== 'gemm') return { variant: 'blocked', block: s.M === 1 ? '1x4' : '4x4' };
     const threads8x8 = s.batch * Math.ceil(s.M / 8) * Math.ceil(s.N / 8);
     return { variant: 'blocked', block: threads8x8 >= 2048 ? '8x8' : '4x8' };
   }
@@ -268,6 +268,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
 export function dispatchSize(spec: MatmulSpec, M: number, N: number, batch: number): [number, number, number] {
   const bm = Math.ceil(M / 4);
   const bn = Math.ceil(N / 4);
+  if (spec.VARIANT === 'blocked' && spec.BLOCK === '1x4') return [Math.ceil(bn / 64), M, batch];
   if (spec.VARIANT === 'blocked') {
     const cols = spec.BLOCK === '4x4' ? 1 : 2;
     const rows = spec.BLOCK === '8x8' ? 2 : 1;
@@ -306,6 +307,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, options: Omit<M
 /** The candidates the tuner tries on this adapter. */
 export function tuneCandidates(info: DeviceInfo): MatmulChoice[] {
   const list: MatmulChoice[] = [
+    { variant: 'blocked', block: '1x4' },
     { variant: 'blocked', block: '4x4' },
     { variant: 'blocked', block: '4x8' },
     { variant: 'blocked', block: '8x8' },

@@ -232,6 +232,7 @@ function variantCase(choice: MatmulChoice, seed: number, maxMacs?: number, prese
 
 export const cases: Cases = {
   'blocked variant, 4x4 per thread, on 20+ shapes (edges, long K, batches, transposes, epilogues, f16)': variantCase({ variant: 'blocked', block: '4x4' }, 1),
+  'blocked variant, 1x4 per thread, on 20+ shapes': variantCase({ variant: 'blocked', block: '1x4' }, 13),
   'blocked variant, 4x8 per thread, on 20+ shapes': variantCase({ variant: 'blocked', block: '4x8' }, 11),
   'blocked variant, 8x8 per thread, on 20+ shapes': variantCase({ variant: 'blocked', block: '8x8' }, 12),
   'tiled variant on 20+ shapes': variantCase({ variant: 'tiled' }, 2, 1 << 16, true),
@@ -246,7 +247,7 @@ export const cases: Cases = {
     const gemm = selectVariant(device.info, { M: 256, N: 256, K: 256, batch: 1, transA: false, transB: false, bF16: false }, { bias: true, residual: false, activation: 'silu' });
     log(`cpu-backed ${device.info.isCpuBacked}, subgroups ${device.info.features.subgroups}: gemv -> ${gemv.VARIANT}/${gemv.WG}, gemm -> ${gemm.VARIANT}`);
     const cpu = device.info.isCpuBacked;
-    assertEqual([gemv.VARIANT, gemv.BLOCK], cpu ? ['blocked', '4x4'] : ['splitk', '4x4'], 'small M variant');
+    assertEqual([gemv.VARIANT, gemv.BLOCK], cpu ? ['blocked', '1x4'] : ['splitk', '4x4'], 'small M variant');
     assertEqual([gemm.VARIANT, gemm.BLOCK], cpu ? ['blocked', '4x8'] : ['tiled', '4x4'], 'large GEMM variant');
     assertEqual([gemm.VEC_A, gemm.VEC_B, gemm.VEC_OUT, gemm.BIAS, gemm.ACT], [true, true, true, true, 'silu'], 'gemm spec');
   },

@@ -288,11 +288,12 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, options: Omit<M
   const lead = x.shape.slice(0, -1);
   if (x.shape[x.rank - 1] !== inF) throw new ShapeError(`linear: x ${shapeText(x)} does not end in ${inF} (weight ${shapeText(weight)})`);
   const rows = lead.reduce((p, d) => p * d, 1);
-  const x2 = x.reshape([rows, inF]);
-  const res2 = options.residual?.reshape([rows, outF]);
-  if (options.residual && options.residual.shape.join() !== [...lead, outF].join()) {
-    throw new ShapeError(`linear: residual must be [${[...lead, outF].join(', ')}] (got ${shapeText(options.residual)})`);
+  const r = options.residual;
+  if (r && (r.rank !== lead.length + 1 || r.shape.some((d, i) => d !== [...lead, outF][i]))) {
+    throw new ShapeError(`linear: residual must be [${[...lead, outF].join(', ')}] (got ${shapeText(r)})`);
   }
+  const x2 = x.reshape([rows, inF]);
+  const res2 = r?.reshape([rows, outF]);
   try {
     const y = matmul(x2, weight, { ...options, transB: true, bias, residual: res2 });
     const shaped = y.reshape([...lead, outF]);

@@ -291,6 +291,24 @@ export const cases: Cases = {
     clearTuning();
   },
 
+  'matmul and linear leave no buffers behind but their outputs': async ({ device }) => {
+    const before = device.stats.bytesInUse;
+    const y = device.scope(() => {
+      const x = device.tensor([2, 3, 8], 'f32', randomArray(48, rng(5)));
+      const w = device.tensor([4, 8], 'f16', randomArray(32, rng(6)));
+      const h = linear(x, w, device.tensor([4], 'f32', [1, 2, 3, 4]), { activation: 'silu', residual: device.tensor([2, 3, 4]) });
+      return matmul(h, h, { transB: true });
+    });
+    assertEqual(y.shape, [2, 3, 3], 'shape');
+    // The pool counts whole buckets (at least 256 bytes), so compare with what the output alone holds.
+    const held = device.stats.bytesInUse - before;
+    y.release();
+    const outputOnly = device.scope(() => device.tensor([2, 3, 3]).keep());
+    assertEqual(held, device.stats.bytesInUse - before, 'only the output is alive');
+    outputOnly.release();
+    assertEqual(device.stats.bytesInUse, before, 'bytes in use after release');
+  },
+
   'bad shapes raise ShapeError': async ({ device }) => {
     await device.scopeAsync(async () => {
       const a = device.tensor([3, 4]);
@@ -301,6 +319,7 @@ export const cases: Cases = {
       await assertThrows(() => matmul(a, device.tensor([4, 2]), { residual: device.tensor([2, 3]) }), ShapeError, /residual/);
       await assertThrows(() => matmul(device.tensor([3, 4], 'f16'), device.tensor([4, 2])), ShapeError, /f32/);
       await assertThrows(() => linear(device.tensor([2, 5]), device.tensor([3, 4])), ShapeError, /linear/);
+      await assertThrows(() => linear(device.tensor([2, 4]), device.tensor([3, 4]), undefined, { residual: device.tensor([3, 2]) }), ShapeError, /residual/);
       await assertThrows(() => matmul(a, device.tensor([4, 2]), { variant: { variant: 'splitk', wg: 48 } }), ShapeError, /power of two/);
     });
   },

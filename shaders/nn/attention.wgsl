@@ -1,4 +1,4 @@
-//! params: VARIANT, D, DV, BK, WG, CONCAT
+//! params: VARIANT, D, DV, BK, WG, CONCAT, VEC
 // Multi-head attention softmax(q k^T * scale) v in the online-softmax ("flash") form: each query row keeps a
 // running max `m`, a running sum `l` and an unnormalised accumulator, so no Lq x Lk score matrix is ever
 // stored. Keys come from one source (K1/V1 of length L1) or, with CONCAT, from two (then K2/V2 of length L2
@@ -6,6 +6,11 @@
 //
 // Every operand is addressed through element strides (batch0, batch1, sequence, head) given as uniforms,
 // element c of head h of row i in batch (b0, b1) being at offset + b0*s.x + b1*s.y + i*s.z + h*s.w + c.
+//
+// Loops over the DV chunks of a head are written `//@unroll DV` ... `//@end` with the chunk index `$c`:
+// src/ops/nn/attention.ts repeats the body DV times with $c = 0u, 1u, ... before rendering, so the state
+// arrays are indexed by constants and can live in registers (SwiftShader does not unroll loops itself, and
+// dynamically indexed private arrays go to memory).
 //
 // Variants:
 //   rows     one thread per query row; keys are streamed through registers 4 at a time; no barriers
@@ -20,15 +25,21 @@ enable subgroups;
 {{PARAMS}}
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k1: array<f32>;
-@group(0) @binding(3) var<storage, read> v1: array<f32>;
-#if CONCAT
-@group(0) @binding(4) var<storage, read> k2: array<f32>;
-@group(0) @binding(5) var<storage, read> v2: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+// VEC: D, every stride and every offset are multiples of 4, so all operands are read and written as vec4.
+#if VEC
+alias T = vec4<f32>;
 #else
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+alias T = f32;
+#endif
+@group(0) @binding(1) var<storage, read> q: array<T>;
+@group(0) @binding(2) var<storage, read> k1: array<T>;
+@group(0) @binding(3) var<storage, read> v1: array<T>;
+#if CONCAT
+@group(0) @binding(4) var<storage, read> k2: array<T>;
+@group(0) @binding(5) var<storage, read> v2: array<T>;
+@group(0) @binding(6) var<storage, read_write> out: array<T>;
+#else
+@group(0) @binding(4) var<storage, read_write> out: array<T>;
 #endif
 
 const D: u32 = {{D}}u;
@@ -42,6 +53,31 @@ var<private> acc: array<vec4<f32>, DV>;
 var<private> m: f32;
 var<private> l: f32;
 
+// Four elements of chunk c starting at `base`; the tail chunk of a head dim that is not a multiple of 4 is
+// zero-padded (D is a constant, so the branch folds away).
+#if VEC
+fn ld_q(base: u32, c: u32) -> vec4<f32> {
+  return q[base / 4u + c];
+}
+
+fn ld_k(src: u32, base: u32, c: u32) -> vec4<f32> {
+#if CONCAT
+  if (src == 1u) {
+    return k2[base / 4u + c];
+  }
+#endif
+  return k1[base / 4u + c];
+}
+
+fn ld_v(src: u32, base: u32, c: u32) -> vec4<f32> {
+#if CONCAT
+  if (src == 1u) {
+    return v2[base / 4u + c];
+  }
+#endif
+  return v1[base / 4u + c];
+}
+#else
 // Four elements of chunk c starting at `base`; the tail chunk of a head dim that is not a multiple of 4 is
 // zero-padded (D is a constant, so the branch folds away).
 fn ld_q(base: u32, c: u32) -> vec4<f32> {
@@ -95,6 +131,7 @@ fn ld_v(src: u32, base: u32, c: u32) -> vec4<f32> {
   }
   return vec4<f32>(v1[o], v1[o + 1u], v1[o + 2u], v1[o + 3u]);
 }
+#endif
 
 fn src_len(src: u32) -> u32 {
   return select(params.lens.x, params.lens.y, src == 1u);
@@ -116,23 +153,31 @@ fn online_block(s: vec4<f32>) -> vec4<f32> {
   m = mb;
   let p = exp(s - vec4<f32>(mb));
   l = l * corr + (p.x + p.y + p.z + p.w);
-  for (var c = 0u; c < DV; c++) { acc[c] = acc[c] * corr; }
+  //@unroll DV
+    acc[$c] = acc[$c] * corr;
+  //@end
   return p;
 }
 
 fn reset_state() {
   m = MASKED;
   l = 0.0;
-  for (var c = 0u; c < DV; c++) { acc[c] = vec4<f32>(0.0); }
+  //@unroll DV
+    acc[$c] = vec4<f32>(0.0);
+  //@end
 }
 
 fn load_query(base: u32) {
-  for (var c = 0u; c < DV; c++) { qv[c] = ld_q(base, c) * params.scale; }
+  //@unroll DV
+    qv[$c] = ld_q(base, $c) * params.scale;
+  //@end
 }
 
 fn dot_q(src: u32, base: u32) -> f32 {
   var s = 0.0;
-  for (var c = 0u; c < DV; c++) { s += dot(qv[c], ld_k(src, base, c)); }
+  //@unroll DV
+    s += dot(qv[$c], ld_k(src, base, $c));
+  //@end
   return s;
 }
 
@@ -148,10 +193,10 @@ fn stream_block(src: u32, kbase: u32, vbase: u32, blk: u32) {
   var s = vec4<f32>(dot_q(src, kbase + j.x * ks), dot_q(src, kbase + j.y * ks), dot_q(src, kbase + j.z * ks), dot_q(src, kbase + j.w * ks));
   s = select(vec4<f32>(MASKED), s, valid);
   let p = online_block(s);
-  for (var c = 0u; c < DV; c++) {
-    acc[c] += p.x * ld_v(src, vbase + j.x * vs, c) + p.y * ld_v(src, vbase + j.y * vs, c)
-            + p.z * ld_v(src, vbase + j.z * vs, c) + p.w * ld_v(src, vbase + j.w * vs, c);
-  }
+  //@unroll DV
+    acc[$c] += p.x * ld_v(src, vbase + j.x * vs, $c) + p.y * ld_v(src, vbase + j.y * vs, $c)
+            + p.z * ld_v(src, vbase + j.z * vs, $c) + p.w * ld_v(src, vbase + j.w * vs, $c);
+  //@end
 }
 
 // Offsets (elements): offsets[0] = (q, k1, v1, out), offsets[1] = (k2, v2, -, -).
@@ -167,11 +212,18 @@ fn v_offset(src: u32) -> u32 {
   return select(params.offsets[0].z, params.offsets[1].y, src == 1u);
 }
 
+fn store_chunk(base: u32, c: u32, r: vec4<f32>) {
+#if VEC
+  out[base / 4u + c] = r;
+#else
+  for (var e = 0u; e < min(4u, D - 4u * c); e++) { out[base + 4u * c + e] = r[e]; }
+#endif
+}
+
 fn store_row(base: u32, inv: f32) {
-  for (var c = 0u; c < DV; c++) {
-    let r = acc[c] * inv;
-    for (var e = 0u; e < min(4u, D - 4u * c); e++) { out[base + 4u * c + e] = r[e]; }
-  }
+  //@unroll DV
+    store_chunk(base, $c, acc[$c] * inv);
+  //@end
 }
 
 #if CONCAT
@@ -240,12 +292,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
   let f = exp(m - mall);
   let lall = subgroupAdd(l * f);
   let obase = base_of(params.o_strides, params.offsets[0].w, id.x, id.y, id.z) + id.w * params.o_strides.z;
-  for (var c = 0u; c < DV; c++) {
-    let a = subgroupAdd(acc[c] * f) / lall;
-    if (c % {{WG}}u == lane) {
-      for (var e = 0u; e < min(4u, D - 4u * c); e++) { out[obase + 4u * c + e] = a[e]; }
+  //@unroll DV
+    let a = subgroupAdd(acc[$c] * f) / lall;
+    if ($c % {{WG}}u == lane) {
+      store_chunk(obase, $c, a);
     }
-  }
+  //@end
 }
 #endif
 
@@ -296,16 +348,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
       let n = min(BK, len - j0);
       for (var jj = 0u; jj < n; jj += 4u) {
         var s = vec4<f32>(0.0);
-        for (var c = 0u; c < DV; c++) {
-          let qc = qv[c];
-          s += vec4<f32>(dot(qc, kt[jj * DV + c]), dot(qc, kt[(jj + 1u) * DV + c]),
-                         dot(qc, kt[(jj + 2u) * DV + c]), dot(qc, kt[(jj + 3u) * DV + c]));
-        }
+        //@unroll DV
+          let qc = qv[$c];
+          s += vec4<f32>(dot(qc, kt[jj * DV + $c]), dot(qc, kt[(jj + 1u) * DV + $c]),
+                         dot(qc, kt[(jj + 2u) * DV + $c]), dot(qc, kt[(jj + 3u) * DV + $c]));
+        //@end
         s = select(vec4<f32>(MASKED), s, vec4<u32>(jj, jj + 1u, jj + 2u, jj + 3u) < vec4<u32>(n));
         let p = online_block(s);
-        for (var c = 0u; c < DV; c++) {
-          acc[c] += p.x * vt[jj * DV + c] + p.y * vt[(jj + 1u) * DV + c] + p.z * vt[(jj + 2u) * DV + c] + p.w * vt[(jj + 3u) * DV + c];
-        }
+        //@unroll DV
+          acc[$c] += p.x * vt[jj * DV + $c] + p.y * vt[(jj + 1u) * DV + $c] + p.z * vt[(jj + 2u) * DV + $c] + p.w * vt[(jj + 3u) * DV + $c];
+        //@end
       }
     }
   }

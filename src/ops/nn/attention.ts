@@ -35,6 +35,8 @@ export type AttentionSpec = {
   readonly WG: number;
   /** A second key/value source follows the first (attention to their concatenation). */
   readonly CONCAT: boolean;
+  /** D, all strides and all offsets are multiples of 4: operands are bound as vec4 arrays. */
+  readonly VEC: boolean;
 };
 
 export const attentionUniforms = uniformSchema({
@@ -55,12 +57,33 @@ export const attentionUniforms = uniformSchema({
   offsets: 'array<vec4<u32>, 2>',
 });
 
+/**
+ * Repeats every `//@unroll NAME` ... `//@end` block of `text` `count` times, each copy in its own braces with
+ * `$c` replaced by `0u`, `1u`, ... (the WGSL template language has no loops; see the note in the shader).
+ * Above `maxUnroll` copies it writes a plain loop instead: measured on SwiftShader, d = 160 (40 chunks) runs
+ * faster looped than unrolled (the unrolled state spills), d <= 64 about 2x faster unrolled.
+ */
+export function unrollChunks(text: string, name: string, count: number, maxUnroll = 16): string {
+  return text.replace(new RegExp(`^([ \\t]*)//@unroll ${name}\\n([\\s\\S]*?)^[ \\t]*//@end$`, 'gm'), (_, indent: string, body: string) => {
+    if (count > maxUnroll) return `${indent}for (var c_ = 0u; c_ < ${count}u; c_++) {\n${body.replace(/\$c\b/g, 'c_')}${indent}}`;
+    const copies: string[] = [];
+    for (let c = 0; c < count; c++) copies.push(`${indent}{\n${body.replace(/\$c\b/g, `${c}u`)}${indent}}`);
+    return copies.join('\n');
+  });
+}
+
 type AttentionKernel = KernelDef<typeof attentionUniforms.fields>;
-const kernels: Record<'one' | 'two', AttentionKernel> = {
-  one: defineKernel({ name: 'attention', source, uniforms: attentionUniforms, inputs: 3, outputs: 1 }),
-  two: defineKernel({ name: 'attention', source, uniforms: attentionUniforms, inputs: 5, outputs: 1 }),
-};
-export const attentionKernel = (concat: boolean): AttentionKernel => (concat ? kernels.two : kernels.one);
+const kernels = new Map<string, AttentionKernel>();
+/** The kernel for one or two key sources and `dv` chunks per head (the unrolled source depends on DV). */
+export function attentionKernel(concat: boolean, dv: number): AttentionKernel {
+  const key = `${concat}:${dv}`;
+  let k = kernels.get(key);
+  if (!k) {
+    k = defineKernel({ name: 'attention', source: unrollChunks(source, 'DV', dv), uniforms: attentionUniforms, inputs: concat ? 5 : 3, outputs: 1 });
+    kernels.set(key, k);
+  }
+  return k;
+}
 
 export const MAX_HEAD_DIM = 256;
 /** Workgroup memory the `tiled` variant uses at most (K and V tiles), within WebGPU's default 16 KiB. */
@@ -86,6 +109,8 @@ export interface AttentionProblem {
   lq: number;
   lk: number;
   concat: boolean;
+  /** D, every stride and every offset are multiples of 4. */
+  aligned: boolean;
 }
 
 export function selectVariant(info: DeviceInfo, p: AttentionProblem, forced?: AttentionVariant): AttentionSpec {
@@ -111,6 +136,7 @@ export function selectVariant(info: DeviceInfo, p: AttentionProblem, forced?: At
     BK: variant === 'tiled' ? tileKeys(D) : 4,
     WG: variant === 'rows' ? ROWS_WG : variant === 'tiled' ? TILED_WG : subgroupLanes(info),
     CONCAT: p.concat,
+    VEC: p.aligned,
   };
 }
 
@@ -144,6 +170,8 @@ export interface StridedAttention {
   /** Defaults to 1/sqrt(headDim). */
   scale?: number;
   variant?: AttentionVariant;
+  /** Force scalar loads even where vec4 would do (tests). */
+  scalar?: boolean;
 }
 
 /** The largest element index an operand is read at, plus one. */
@@ -195,14 +223,16 @@ export function attentionStrided(a: StridedAttention): Tensor {
   }
   const rows = batch[0] * batch[1] * heads * lq;
   if (rows === 0) return out;
-  const spec = selectVariant(device.info, { headDim: d, rows, lq, lk: lk + lk2, concat }, a.variant);
+  const layouts = [q, k, v, k2, v2, a.out].flatMap((x) => (x ? [{ strides: x.strides, offset: x.offset ?? 0 }] : []));
+  const aligned = !a.scalar && d % 4 === 0 && layouts.every((x) => x.offset % 4 === 0 && x.strides.every((s) => s % 4 === 0));
+  const spec = selectVariant(device.info, { headDim: d, rows, lq, lk: lk + lk2, concat, aligned }, a.variant);
   const maxGroups = device.info.limits.maxComputeWorkgroupsPerDimension;
   let workgroups: [number, number, number];
   if (spec.VARIANT === 'rows') workgroups = flatDispatch(rows, spec.WG, maxGroups);
   else if (spec.VARIANT === 'subgroup') workgroups = flatDispatch(rows, 1, maxGroups);
   else workgroups = flatDispatch(Math.ceil(lq / spec.WG) * (rows / lq), 1, maxGroups);
   const zero: Strides = [0, 0, 0, 0];
-  device.run(attentionKernel(concat), spec, {
+  device.run(attentionKernel(concat, spec.DV), spec, {
     inputs: concat ? [q.tensor, k.tensor, v.tensor, k2!.tensor, v2!.tensor] : [q.tensor, k.tensor, v.tensor],
     outputs: [out],
     uniforms: {
@@ -232,6 +262,8 @@ export interface AttentionOptions {
   v2?: Tensor;
   /** Force a variant (tests, tuning). */
   variant?: AttentionVariant;
+  /** Force scalar loads even where vec4 would do (tests). */
+  scalar?: boolean;
 }
 
 function tokens(t: Tensor, label: string): [number, number, number] {
@@ -278,6 +310,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     lk2,
     scale: options.scale,
     variant: options.variant,
+    scalar: options.scalar,
   });
 }
 

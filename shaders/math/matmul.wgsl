@@ -9,7 +9,7 @@
 // with vec4 loads; otherwise it is read with scalars. Rows and columns past the edge are clamped (their
 // results are never stored); k past K reads as zero.
 //   blocked: no shared memory, each thread computes a BLOCK of outputs (CPU adapters).
-//   tiled:   8x8 threads share 32x32 A and B tiles in workgroup memory, K in steps of 32 (real GPUs).
+//   tiled:   8x8 threads share 64x16 A and 16x64 B tiles in workgroup memory, 8x8 outputs each (real GPUs).
 //   splitk:  WG threads split K for one 4x4 output block and reduce (small M, long K).
 #if SUBGROUPS
 enable subgroups;
@@ -435,30 +435,48 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 #endif
 
 #if VARIANT == tiled
-// Fragments of the current 32x32 A tile (index mi * 8 + ki) and B tile (index ki * 8 + ni).
+// A 64x64 output tile per workgroup of 8x8 threads, K in steps of 16 through workgroup memory. Fragments of
+// the A tile (index mi * 4 + ki) and the B tile (index ki * 16 + ni); each thread loads one of each per step
+// and computes four fragments, rows y and y + 8, columns x and x + 8 (spread so that neighbouring threads
+// read neighbouring fragments).
 var<workgroup> tileA: array<mat4x4<f32>, 64>;
 var<workgroup> tileB: array<mat4x4<f32>, 64>;
 
 @compute @workgroup_size(8, 8)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) l: u32) {
   let z = wid.z;
   let bases = batchBases(z);
-  let mTile = wid.y * 32u;
-  let nTile = wid.x * 32u;
-  var acc = mat4x4<f32>();
-  for (var kTile = 0u; kTile < params.K; kTile += 32u) {
-    // Thread (x, y) loads A fragment (y, x) and B fragment (y, x).
-    tileA[lid.y * 8u + lid.x] = loadA(bases.x, mTile + lid.y * 4u, kTile + lid.x * 4u);
-    tileB[lid.y * 8u + lid.x] = loadB(bases.y, kTile + lid.y * 4u, nTile + lid.x * 4u);
+  let mTile = wid.y * 64u;
+  let nTile = wid.x * 64u;
+  var acc00 = mat4x4<f32>();
+  var acc01 = mat4x4<f32>();
+  var acc10 = mat4x4<f32>();
+  var acc11 = mat4x4<f32>();
+  for (var kTile = 0u; kTile < params.K; kTile += 16u) {
+    tileA[l] = loadA(bases.x, mTile + (l / 4u) * 4u, kTile + (l % 4u) * 4u);
+    tileB[l] = loadB(bases.y, kTile + (l / 16u) * 4u, nTile + (l % 16u) * 4u);
     workgroupBarrier();
-    for (var ki = 0u; ki < 8u; ki++) {
-      acc += tileB[ki * 8u + lid.x] * tileA[lid.y * 8u + ki];
+    for (var ki = 0u; ki < 4u; ki++) {
+      let a0 = tileA[lid.y * 4u + ki];
+      let a1 = tileA[(lid.y + 8u) * 4u + ki];
+      let b0 = tileB[ki * 16u + lid.x];
+      let b1 = tileB[ki * 16u + lid.x + 8u];
+      acc00 += b0 * a0;
+      acc01 += b1 * a0;
+      acc10 += b0 * a1;
+      acc11 += b1 * a1;
     }
     workgroupBarrier();
   }
+  let m0 = mTile + lid.y * 4u;
   let n0 = nTile + lid.x * 4u;
   if (n0 < params.N) {
-    store(z, mTile + lid.y * 4u, n0, acc, 4u);
+    store(z, m0, n0, acc00, 4u);
+    store(z, m0 + 32u, n0, acc10, 4u);
+  }
+  if (n0 + 32u < params.N) {
+    store(z, m0, n0 + 32u, acc01, 4u);
+    store(z, m0 + 32u, n0 + 32u, acc11, 4u);
   }
 }
 #endif

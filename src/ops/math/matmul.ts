@@ -274,7 +274,7 @@ export function dispatchSize(spec: MatmulSpec, M: number, N: number, batch: numb
     const rows = spec.BLOCK === '8x8' ? 2 : 1;
     return [Math.ceil(bn / (8 * cols)), Math.ceil(bm / (8 * rows)), batch];
   }
-  if (spec.VARIANT === 'tiled') return [Math.ceil(N / 32), Math.ceil(M / 32), batch];
+  if (spec.VARIANT === 'tiled') return [Math.ceil(N / 64), Math.ceil(M / 64), batch];
   return [bn, bm, batch];
 }
 

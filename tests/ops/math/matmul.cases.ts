@@ -174,6 +174,9 @@ function problems(seed: number, maxMacs = 1 << 20, presets = false, count = 24):
     for (const p of PRESETS) list.push({ ...p, batchA: [], batchB: [], M: p.m4 ? 4 : 3, N: p.n4 ? 8 : 5, K: p.k4 ? 4100 : 4099 });
     list.push({ ...PRESETS[1], batchA: [], batchB: [], M: 1, N: 1, K: 1 });
     list.push({ ...PRESETS[0], batchA: [2, 1], batchB: [3, 1, 1], M: 4, N: 8, K: 12 });
+    // Several 64x64 tiles with partial ones at the edges.
+    list.push({ ...PRESETS[5], batchA: [], batchB: [], M: 131, N: 72, K: 21 });
+    list.push({ ...PRESETS[2], batchA: [], batchB: [], M: 132, N: 67, K: 17 });
   }
   const r = rng(seed);
   const pick = <T,>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
@@ -234,9 +237,9 @@ export const cases: Cases = {
   'blocked variant, 4x4 per thread, on 20+ shapes (edges, long K, batches, transposes, epilogues, f16)': variantCase({ variant: 'blocked', block: '4x4' }, 1),
   'blocked variant, 1x4 per thread, on 20+ shapes': variantCase({ variant: 'blocked', block: '1x4' }, 13),
   'blocked variant, 4x8 per thread, on 20+ shapes': variantCase({ variant: 'blocked', block: '4x8' }, 11),
-  'blocked variant, 8x8 per thread, on 20+ shapes': variantCase({ variant: 'blocked', block: '8x8' }, 12),
+  'blocked variant, 8x8 per thread, on 20+ shapes': variantCase({ variant: 'blocked', block: '8x8' }, 12, 1 << 18, true),
   'tiled variant on 20+ shapes': variantCase({ variant: 'tiled' }, 2, 1 << 16, true),
-  'splitk variant, 16 threads, on 20+ shapes': variantCase({ variant: 'splitk', wg: 16 }, 3),
+  'splitk variant, 16 threads, on 20+ shapes': variantCase({ variant: 'splitk', wg: 16 }, 3, 1 << 16, true),
   'splitk variant, 64 threads, on 20+ shapes': variantCase({ variant: 'splitk', wg: 64 }, 4, 1 << 16, true),
   'splitk variant with subgroupAdd on 20+ shapes': variantCase({ variant: 'splitk', wg: 64, subgroups: true }, 5, 1 << 16, true),
 

@@ -110,11 +110,11 @@ export function matmulShapeClass(s: MatmulShape): string {
 
 /**
  * The choice without tuning, from the adapter kind and the shape class. Measured on SwiftShader (2 cores):
- * workgroups with barriers and small workgroups are slow there, so `blocked` wins every class: 1x4 per thread
- * for one row (1x1280x320: 1.6 ms, 4x4 2.8 ms, the best splitk 6.4 ms), 4x4 for a few rows or long K, 8x8 once there are enough
- * threads to keep every core busy (1024x320x320: about 3 vs 2.2 GFLOP/s for 4x8), 4x8 in between (256^3:
- * 1.7 vs 1.1 for 8x8). Real GPUs get shared-memory tiles, and K split over a workgroup where there are few
- * output blocks.
+ * workgroups with barriers and small workgroups are slow there, so `blocked` wins every class: 1x4 per
+ * thread for one row (1x1280x320: 1.6 ms, 4x4 2.8 ms, the best splitk 6.4 ms), 4x4 for a few rows or long K,
+ * 8x8 once there are enough threads to keep every core busy (1024x320x320: about 3 vs 2.2 GFLOP/s for 4x8),
+ * 4x8 in between (256^3: 1.7 vs 1.1 for 8x8). Real GPUs get shared-memory tiles, and K split over a
+ * workgroup where there are few output blocks.
  */
 export function defaultChoice(info: DeviceInfo, s: MatmulShape): MatmulChoice {
   const kind = matmulShapeClass(s).split(':')[0];
@@ -135,8 +135,11 @@ export interface EpilogueFlags {
 
 /** The spec for a problem: the forced choice, else the tuned one for this adapter, else the default. */
 export function selectVariant(info: DeviceInfo, s: MatmulShape, epilogue: EpilogueFlags, forced?: MatmulChoice): MatmulSpec {
-  const tuned = tunedChoice(info, 'matmul', matmulShapeClass(s));
-  const c = forced ?? (tuned ? parseChoice(tuned) : defaultChoice(info, s));
+  const tunedName = tunedChoice(info, 'matmul', matmulShapeClass(s));
+  // A winner tuned with subgroups does not apply to a device of the same adapter opened without them.
+  const tuned = tunedName ? parseChoice(tunedName) : undefined;
+  const usable = tuned && !(tuned.subgroups && !info.features.subgroups) ? tuned : undefined;
+  const c = forced ?? usable ?? defaultChoice(info, s);
   const wg = c.variant === 'splitk' ? (c.wg ?? 64) : 1;
   if (!Number.isInteger(Math.log2(wg)) || wg > 256) throw new ShapeError(`matmul: splitk workgroup size ${wg} is not a power of two <= 256`);
   const subgroups = c.variant === 'splitk' && !!c.subgroups;
@@ -182,7 +185,8 @@ function shapeText(t: Tensor): string {
 function batchStrides(own: readonly number[], out: readonly number[], matrix: number): number[] {
   const strides = new Array<number>(MAX_BATCH_RANK).fill(0);
   let stride = matrix;
-  for (let i = 1; i <= own.length; i++) {
+  // Dimensions left of the last four are 1 in the output (matmul checks), so they add no stride.
+  for (let i = 1; i <= Math.min(own.length, MAX_BATCH_RANK); i++) {
     const d = own[own.length - i]!;
     strides[MAX_BATCH_RANK - i] = d === 1 && out[out.length - i] !== 1 ? 0 : stride;
     stride *= d;

@@ -167,6 +167,8 @@ function problems(seed: number, maxMacs = 1 << 20, presets = false, count = 24):
     { ...base, M: 64, N: 64, K: 64, transA: true, transB: true, bias: true, act: 'gelu_tanh', residual: true },
     { ...base, M: 7, N: 13, K: 17, batchA: [2, 1], batchB: [3, 1, 1], transB: true, bias: true },
     { ...base, M: 33, N: 64, K: 32, batchA: [3], batchB: [], f16: true, transB: true, act: 'gelu' },
+    // Rank-5 batch whose leading 1 leaves four real dimensions.
+    { ...base, M: 5, N: 4, K: 3, batchA: [1, 1, 2, 1, 3], batchB: [2, 2, 1, 1], residual: true },
   ];
   if (presets) {
     // The same edges within the presets: long K (4099 or 4100) for each, 1x1x1, broadcast batches.

@@ -268,6 +268,14 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   return out;
 }
 
+/**
+ * Compiles, asynchronously, the kernel `matmul` will pick for this shape and epilogue (call while weights
+ * load, after any `tuneMatmul`), so the first real call does not stall on a synchronous compile.
+ */
+export async function prepareMatmul(device: FlapDevice, shape: MatmulShape, epilogue: EpilogueFlags, choice?: MatmulChoice): Promise<void> {
+  await device.prepare(matmulKernel(epilogue.bias, epilogue.residual), selectVariant(device.info, shape, epilogue, choice));
+}
+
 /** Workgroups of a specialisation for an M x N output with `batch` matrices. */
 export function dispatchSize(spec: MatmulSpec, M: number, N: number, batch: number): [number, number, number] {
   const bm = Math.ceil(M / 4);

@@ -1,5 +1,5 @@
 import { ShapeError } from '../../../src/errors';
-import { linear, matmul, parseChoice, selectVariant, choiceName, tuneCandidates, tuneMatmul, matmulShapeClass, type Activation, type MatmulChoice } from '../../../src/ops/math/matmul';
+import { linear, matmul, prepareMatmul, parseChoice, selectVariant, choiceName, tuneCandidates, tuneMatmul, matmulShapeClass, type Activation, type MatmulChoice } from '../../../src/ops/math/matmul';
 import { clearTuning, tunedChoice } from '../../../src/ops/tune';
 import { f16ArrayToF32, f32ArrayToF16 } from '../../../src/runtime/half';
 import type { FlapDevice } from '../../../src/runtime/device';
@@ -312,6 +312,15 @@ export const cases: Cases = {
     assertEqual(held, device.stats.bytesInUse - before, 'only the output is alive');
     outputOnly.release();
     assertEqual(device.stats.bytesInUse, before, 'bytes in use after release');
+  },
+
+  'prepareMatmul compiles ahead the kernel that matmul then uses': async ({ device }) => {
+    const shape = { M: 9, N: 12, K: 20, batch: 1, transA: false, transB: true, bF16: true };
+    const epilogue = { bias: true, residual: false, activation: 'gelu_tanh' as Activation };
+    await prepareMatmul(device, shape, epilogue);
+    const compiled = device.stats.pipelinesCompiled;
+    await check(device, { batchA: [], batchB: [], M: 9, N: 12, K: 20, transA: false, transB: true, f16: true, bias: true, residual: false, act: 'gelu_tanh' }, 42);
+    assertEqual(device.stats.pipelinesCompiled, compiled, 'no compile at first use');
   },
 
   'bad shapes raise ShapeError': async ({ device }) => {

@@ -1,5 +1,5 @@
 // Informal GFLOP/s of matmul variants in Node (Dawn; SwiftShader here):
-//   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json node tests/ops/math/matmul_perf.mjs [variant ...]
+//   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json node tests/ops/math/matmul_perf.mjs [auto|blocked8x8|tiled|splitk16 ...]
 // Loads the TypeScript sources through Vite's SSR loader (which understands `?raw` shader imports).
 import { createServer } from 'vite';
 
@@ -22,7 +22,7 @@ try {
     const a = device.tensor([s.M, s.K], 'f32', Float32Array.from({ length: s.M * s.K }, (_, i) => (i % 13) / 13 - 0.5));
     const b = device.tensor(s.transB ? [s.N, s.K] : [s.K, s.N], 'f32', Float32Array.from({ length: s.K * s.N }, (_, i) => (i % 7) / 7 - 0.5));
     for (const v of variants) {
-      const variant = parseChoice(v);
+      const variant = v === 'auto' ? undefined : parseChoice(v); // 'auto': the default selection
       matmul(a, b, { transB: s.transB, variant }).release();
       await device.sync();
       // Small problems: several dispatches per sync, so the submit round trip does not dominate.

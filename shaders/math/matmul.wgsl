@@ -8,7 +8,8 @@
 // m0+i over n0..n0+3. VEC_* say an operand's contiguous dimension is a multiple of 4, so the fragment is read
 // with vec4 loads; otherwise it is read with scalars. Rows and columns past the edge are clamped (their
 // results are never stored); k past K reads as zero.
-//   blocked: no shared memory, each thread computes a BLOCK of outputs (CPU adapters).
+//   blocked: no shared memory, each thread computes a BLOCK of outputs (CPU adapters); 1x4 uses one A row
+//            (a vec4 over k) instead of a fragment.
 //   tiled:   8x8 threads share 64x16 A and 16x64 B tiles in workgroup memory, 8x8 outputs each (real GPUs).
 //   splitk:  WG threads split K for one 4x4 output block and reduce (small M, long K).
 #if SUBGROUPS

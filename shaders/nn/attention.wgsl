@@ -1,4 +1,4 @@
-//! params: VARIANT, D, DV, BK, WG, CONCAT, VEC
+//! params: VARIANT, D, DV, BK, WG, CONCAT, VEC, RQ
 // Multi-head attention softmax(q k^T * scale) v in the online-softmax ("flash") form: each query row keeps a
 // running max `m`, a running sum `l` and an unnormalised accumulator, so no Lq x Lk score matrix is ever
 // stored. Keys come from one source (K1/V1 of length L1) or, with CONCAT, from two (then K2/V2 of length L2
@@ -7,14 +7,15 @@
 // Every operand is addressed through element strides (batch0, batch1, sequence, head) given as uniforms,
 // element c of head h of row i in batch (b0, b1) being at offset + b0*s.x + b1*s.y + i*s.z + h*s.w + c.
 //
-// Loops over the DV chunks of a head are written `//@unroll DV` ... `//@end` with the chunk index `$c`:
-// src/ops/nn/attention.ts repeats the body DV times with $c = 0u, 1u, ... before rendering, so the state
-// arrays are indexed by constants and can live in registers (SwiftShader does not unroll loops itself, and
-// dynamically indexed private arrays go to memory).
+// Loops over the DV chunks of a head are written `//@unroll DV` ... `//@end DV` with the chunk index `$c`,
+// loops over the RQ query rows of a thread `//@unroll RQ` ... `//@end RQ` with `$r`: src/ops/nn/attention.ts
+// repeats the bodies with $c, $r = 0u, 1u, ... before rendering, so the state arrays are indexed by
+// constants and can live in registers (SwiftShader does not unroll loops itself, and dynamically indexed
+// private arrays go to memory).
 //
 // Variants:
-//   rows     one thread per query row; keys are streamed through registers 4 at a time; no barriers
-//            (CPU adapters such as SwiftShader).
+//   rows     one thread per RQ query rows (each key chunk loaded once serves RQ rows); keys are streamed
+//            through registers 4 at a time; no barriers (CPU adapters such as SwiftShader).
 //   tiled    WG query rows per workgroup share K/V tiles of BK keys in workgroup memory (GPUs).
 //   subgroup one query row per workgroup of WG lanes, WG <= the subgroup size, so the workgroup is one
 //            subgroup: each lane streams its own share of the keys, and the lanes' partial softmax states are
@@ -47,11 +48,12 @@ const DV: u32 = {{DV}}u;
 // Masked scores: finite, so exp(MASKED - m) is 0 without an inf - inf.
 const MASKED: f32 = -1.0e30;
 
-// State of the query row this invocation owns.
-var<private> qv: array<vec4<f32>, DV>;
-var<private> acc: array<vec4<f32>, DV>;
-var<private> m: f32;
-var<private> l: f32;
+const RQ: u32 = {{RQ}}u;
+// State of the RQ query rows this invocation owns: chunk c of row r at r * DV + c.
+var<private> qv: array<vec4<f32>, RQ * DV>;
+var<private> acc: array<vec4<f32>, RQ * DV>;
+var<private> m: array<f32, RQ>;
+var<private> l: array<f32, RQ>;
 
 // Four elements of chunk c starting at `base`; the tail chunk of a head dim that is not a multiple of 4 is
 // zero-padded (D is a constant, so the branch folds away).
@@ -145,44 +147,38 @@ fn v_strides(src: u32) -> vec4<u32> {
   return select(params.v1_strides, params.v2_strides, src == 1u);
 }
 
-// Folds a block of 4 scores into the running max and sum, rescales the accumulator once per block, and
-// returns the block's probabilities (0 where masked).
-fn online_block(s: vec4<f32>) -> vec4<f32> {
-  let mb = max(m, max(max(s.x, s.y), max(s.z, s.w)));
-  let corr = exp(m - mb);
-  m = mb;
+// Folds a block of 4 scores of row r into its running max and sum, rescales its accumulator once per
+// block, and returns the block's probabilities (0 where masked).
+fn online_block(s: vec4<f32>, r: u32) -> vec4<f32> {
+  let mb = max(m[r], max(max(s.x, s.y), max(s.z, s.w)));
+  let corr = exp(m[r] - mb);
+  m[r] = mb;
   let p = exp(s - vec4<f32>(mb));
-  l = l * corr + (p.x + p.y + p.z + p.w);
+  l[r] = l[r] * corr + (p.x + p.y + p.z + p.w);
   //@unroll DV
-    acc[$c] = acc[$c] * corr;
-  //@end
+    acc[r * DV + $c] = acc[r * DV + $c] * corr;
+  //@end DV
   return p;
 }
 
 fn reset_state() {
-  m = MASKED;
-  l = 0.0;
-  //@unroll DV
-    acc[$c] = vec4<f32>(0.0);
-  //@end
+  //@unroll RQ
+    m[$r] = MASKED;
+    l[$r] = 0.0;
+    //@unroll DV
+      acc[$r * DV + $c] = vec4<f32>(0.0);
+    //@end DV
+  //@end RQ
 }
 
-fn load_query(base: u32) {
+fn load_query(base: u32, r: u32) {
   //@unroll DV
-    qv[$c] = ld_q(base, $c) * params.scale;
-  //@end
+    qv[r * DV + $c] = ld_q(base, $c) * params.scale;
+  //@end DV
 }
 
-fn dot_q(src: u32, base: u32) -> f32 {
-  var s = 0.0;
-  //@unroll DV
-    s += dot(qv[$c], ld_k(src, base, $c));
-  //@end
-  return s;
-}
-
-// Folds keys 4*blk .. 4*blk+3 of source `src` (out-of-range keys masked) into the state. Indices are clamped
-// so masked keys read a valid element and contribute p = 0.
+// Folds keys 4*blk .. 4*blk+3 of source `src` (out-of-range keys masked) into the state of every row.
+// Indices are clamped so masked keys read a valid element and contribute p = 0.
 fn stream_block(src: u32, kbase: u32, vbase: u32, blk: u32) {
   let len = src_len(src);
   let ks = k_strides(src).z;
@@ -190,13 +186,30 @@ fn stream_block(src: u32, kbase: u32, vbase: u32, blk: u32) {
   let j0 = 4u * blk;
   let j = min(vec4<u32>(j0, j0 + 1u, j0 + 2u, j0 + 3u), vec4<u32>(len - 1u));
   let valid = vec4<u32>(j0, j0 + 1u, j0 + 2u, j0 + 3u) < vec4<u32>(len);
-  var s = vec4<f32>(dot_q(src, kbase + j.x * ks), dot_q(src, kbase + j.y * ks), dot_q(src, kbase + j.z * ks), dot_q(src, kbase + j.w * ks));
-  s = select(vec4<f32>(MASKED), s, valid);
-  let p = online_block(s);
+  var s: array<vec4<f32>, RQ>;
   //@unroll DV
-    acc[$c] += p.x * ld_v(src, vbase + j.x * vs, $c) + p.y * ld_v(src, vbase + j.y * vs, $c)
-            + p.z * ld_v(src, vbase + j.z * vs, $c) + p.w * ld_v(src, vbase + j.w * vs, $c);
-  //@end
+    let kk0 = ld_k(src, kbase + j.x * ks, $c);
+    let kk1 = ld_k(src, kbase + j.y * ks, $c);
+    let kk2 = ld_k(src, kbase + j.z * ks, $c);
+    let kk3 = ld_k(src, kbase + j.w * ks, $c);
+    //@unroll RQ
+      let qc = qv[$r * DV + $c];
+      s[$r] += vec4<f32>(dot(qc, kk0), dot(qc, kk1), dot(qc, kk2), dot(qc, kk3));
+    //@end RQ
+  //@end DV
+  var p: array<vec4<f32>, RQ>;
+  //@unroll RQ
+    p[$r] = online_block(select(vec4<f32>(MASKED), s[$r], valid), $r);
+  //@end RQ
+  //@unroll DV
+    let vv0 = ld_v(src, vbase + j.x * vs, $c);
+    let vv1 = ld_v(src, vbase + j.y * vs, $c);
+    let vv2 = ld_v(src, vbase + j.z * vs, $c);
+    let vv3 = ld_v(src, vbase + j.w * vs, $c);
+    //@unroll RQ
+      acc[$r * DV + $c] += p[$r].x * vv0 + p[$r].y * vv1 + p[$r].z * vv2 + p[$r].w * vv3;
+    //@end RQ
+  //@end DV
 }
 
 // Offsets (elements): offsets[0] = (q, k1, v1, out), offsets[1] = (k2, v2, -, -).
@@ -220,10 +233,11 @@ fn store_chunk(base: u32, c: u32, r: vec4<f32>) {
 #endif
 }
 
-fn store_row(base: u32, inv: f32) {
+fn store_row(base: u32, r: u32) {
+  let inv = 1.0 / l[r];
   //@unroll DV
-    store_chunk(base, $c, acc[$c] * inv);
-  //@end
+    store_chunk(base, $c, acc[r * DV + $c] * inv);
+  //@end DV
 }
 
 #if CONCAT
@@ -244,12 +258,19 @@ fn decode(r: u32) -> vec4<u32> {
 #if VARIANT == rows
 @compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let r = gid.x + gid.y * groups.x * {{WG}}u;
-  if (r >= params.rows) {
+  // Thread t takes rows i0 .. i0 + RQ - 1 of head-batch t / qblocks.
+  let t = gid.x + gid.y * groups.x * {{WG}}u;
+  let lq = params.dims.w;
+  let qblocks = (lq + RQ - 1u) / RQ;
+  if (t >= qblocks * (params.rows / lq)) {
     return;
   }
-  let id = decode(r);
-  load_query(base_of(params.q_strides, params.offsets[0].x, id.x, id.y, id.z) + id.w * params.q_strides.z);
+  let id = decode((t / qblocks) * lq);
+  let i0 = (t % qblocks) * RQ;
+  let qbase = base_of(params.q_strides, params.offsets[0].x, id.x, id.y, id.z);
+  //@unroll RQ
+    load_query(qbase + min(i0 + $r, lq - 1u) * params.q_strides.z, $r);
+  //@end RQ
   reset_state();
   for (var src = 0u; src < NSRC; src++) {
     let kbase = base_of(k_strides(src), k_offset(src), id.x, id.y, id.z);
@@ -257,7 +278,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let blocks = (src_len(src) + 3u) / 4u;
     for (var blk = 0u; blk < blocks; blk++) { stream_block(src, kbase, vbase, blk); }
   }
-  store_row(base_of(params.o_strides, params.offsets[0].w, id.x, id.y, id.z) + id.w * params.o_strides.z, 1.0 / l);
+  let obase = base_of(params.o_strides, params.offsets[0].w, id.x, id.y, id.z);
+  //@unroll RQ
+    if (i0 + $r < lq) {
+      store_row(obase + (i0 + $r) * params.o_strides.z, $r);
+    }
+  //@end RQ
 }
 #endif
 
@@ -272,7 +298,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
     return;
   }
   let id = decode(r);
-  load_query(base_of(params.q_strides, params.offsets[0].x, id.x, id.y, id.z) + id.w * params.q_strides.z);
+  load_query(base_of(params.q_strides, params.offsets[0].x, id.x, id.y, id.z) + id.w * params.q_strides.z, 0u);
   reset_state();
   for (var src = 0u; src < NSRC; src++) {
     let kbase = base_of(k_strides(src), k_offset(src), id.x, id.y, id.z);
@@ -288,16 +314,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
     }
   }
   // Merge the lanes' (m, l, acc): rescale each to the common max, then sum.
-  let mall = subgroupMax(m);
-  let f = exp(m - mall);
-  let lall = subgroupAdd(l * f);
+  let mall = subgroupMax(m[0]);
+  let f = exp(m[0] - mall);
+  let lall = subgroupAdd(l[0] * f);
   let obase = base_of(params.o_strides, params.offsets[0].w, id.x, id.y, id.z) + id.w * params.o_strides.z;
   //@unroll DV
     let a = subgroupAdd(acc[$c] * f) / lall;
     if ($c % {{WG}}u == lane) {
       store_chunk(obase, $c, a);
     }
-  //@end
+  //@end DV
 }
 #endif
 
@@ -320,7 +346,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
   let bh = g / row_blocks;
   let id = decode(bh * params.dims.w);
   let live = i < params.dims.w;
-  load_query(base_of(params.q_strides, params.offsets[0].x, id.x, id.y, id.z) + min(i, params.dims.w - 1u) * params.q_strides.z);
+  load_query(base_of(params.q_strides, params.offsets[0].x, id.x, id.y, id.z) + min(i, params.dims.w - 1u) * params.q_strides.z, 0u);
   reset_state();
   for (var src = 0u; src < NSRC; src++) {
     let len = src_len(src);
@@ -352,17 +378,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
           let qc = qv[$c];
           s += vec4<f32>(dot(qc, kt[jj * DV + $c]), dot(qc, kt[(jj + 1u) * DV + $c]),
                          dot(qc, kt[(jj + 2u) * DV + $c]), dot(qc, kt[(jj + 3u) * DV + $c]));
-        //@end
+        //@end DV
         s = select(vec4<f32>(MASKED), s, vec4<u32>(jj, jj + 1u, jj + 2u, jj + 3u) < vec4<u32>(n));
-        let p = online_block(s);
+        let p = online_block(s, 0u);
         //@unroll DV
           acc[$c] += p.x * vt[jj * DV + $c] + p.y * vt[(jj + 1u) * DV + $c] + p.z * vt[(jj + 2u) * DV + $c] + p.w * vt[(jj + 3u) * DV + $c];
-        //@end
+        //@end DV
       }
     }
   }
   if (live) {
-    store_row(base_of(params.o_strides, params.offsets[0].w, id.x, id.y, id.z) + i * params.o_strides.z, 1.0 / l);
+    store_row(base_of(params.o_strides, params.offsets[0].w, id.x, id.y, id.z) + i * params.o_strides.z, 0u);
   }
 }
 #endif

@@ -37,6 +37,8 @@ export type AttentionSpec = {
   readonly CONCAT: boolean;
   /** D, all strides and all offsets are multiples of 4: operands are bound as vec4 arrays. */
   readonly VEC: boolean;
+  /** Query rows per thread (`rows`: see `rowsPerThread`; the other variants 1). */
+  readonly RQ: number;
 };
 
 export const attentionUniforms = uniformSchema({
@@ -58,28 +60,38 @@ export const attentionUniforms = uniformSchema({
 });
 
 /**
- * Repeats every `//@unroll NAME` ... `//@end` block of `text` `count` times, each copy in its own braces with
- * `$c` replaced by `0u`, `1u`, ... (the WGSL template language has no loops; see the note in the shader).
- * Above `maxUnroll` copies it writes a plain loop instead: measured on SwiftShader, d = 160 (40 chunks) runs
- * faster looped than unrolled (the unrolled state spills), d <= 64 about 2x faster unrolled.
+ * Repeats every `//@unroll NAME` ... `//@end NAME` block of `text` `count` times, each copy in its own braces
+ * with `placeholder` replaced by `0u`, `1u`, ... (the WGSL template language has no loops; see the note in
+ * the shader).
+ * Above `maxUnroll` copies it writes a plain loop instead.
  */
-export function unrollChunks(text: string, name: string, count: number, maxUnroll = 16): string {
-  return text.replace(new RegExp(`^([ \\t]*)//@unroll ${name}\\n([\\s\\S]*?)^[ \\t]*//@end$`, 'gm'), (_, indent: string, body: string) => {
-    if (count > maxUnroll) return `${indent}for (var c_ = 0u; c_ < ${count}u; c_++) {\n${body.replace(/\$c\b/g, 'c_')}${indent}}`;
+export function unrollBlocks(text: string, name: string, placeholder: string, count: number, maxUnroll = Infinity): string {
+  const mark = new RegExp(`\\${placeholder}\\b`, 'g');
+  const loopVar = `${placeholder.slice(1)}_`;
+  return text.replace(new RegExp(`^([ \\t]*)//@unroll ${name}\\n([\\s\\S]*?)^[ \\t]*//@end ${name}$`, 'gm'), (_, indent: string, body: string) => {
+    if (count > maxUnroll) return `${indent}for (var ${loopVar} = 0u; ${loopVar} < ${count}u; ${loopVar}++) {\n${body.replace(mark, loopVar)}${indent}}`;
     const copies: string[] = [];
-    for (let c = 0; c < count; c++) copies.push(`${indent}{\n${body.replace(/\$c\b/g, `${c}u`)}${indent}}`);
+    for (let c = 0; c < count; c++) copies.push(`${indent}{\n${body.replace(mark, `${c}u`)}${indent}}`);
     return copies.join('\n');
   });
 }
 
+const MAX_UNROLL_DV = 10;
+
 type AttentionKernel = KernelDef<typeof attentionUniforms.fields>;
 const kernels = new Map<string, AttentionKernel>();
-/** The kernel for one or two key sources and `dv` chunks per head (the unrolled source depends on DV). */
-export function attentionKernel(concat: boolean, dv: number): AttentionKernel {
-  const key = `${concat}:${dv}`;
+/**
+ * The kernel for one or two key sources, `dv` chunks per head and `rq` rows per thread. Rows are always
+ * unrolled; chunks only up to MAX_UNROLL_DV with vec4 loads: SwiftShader compiles the unrolled d = 64 kernel
+ * in ~3 s (~7 s with scalar loads) against ~0.1 s looped, for about 2x at run time. The source depends on
+ * (dv, rq, vec) only, all of which are in the spec, so the cache key stays exact.
+ */
+export function attentionKernel(concat: boolean, dv: number, rq: number, vec: boolean): AttentionKernel {
+  const key = `${concat}:${dv}:${rq}:${vec}`;
   let k = kernels.get(key);
   if (!k) {
-    k = defineKernel({ name: 'attention', source: unrollChunks(source, 'DV', dv), uniforms: attentionUniforms, inputs: concat ? 5 : 3, outputs: 1 });
+    const text = unrollBlocks(unrollBlocks(source, 'DV', '$c', dv, vec ? MAX_UNROLL_DV : 0), 'RQ', '$r', rq);
+    k = defineKernel({ name: 'attention', source: text, uniforms: attentionUniforms, inputs: concat ? 5 : 3, outputs: 1 });
     kernels.set(key, k);
   }
   return k;
@@ -100,6 +112,15 @@ export function subgroupLanes(info: DeviceInfo): number {
 export function tileKeys(d: number): number {
   const dv = Math.ceil(d / 4);
   return Math.max(4, Math.min(64, Math.floor(TILE_BYTES / (2 * 16 * dv) / 4) * 4));
+}
+
+/**
+ * Rows per thread of `rows`: each key chunk loaded serves them all. Measured on SwiftShader (Node, 2 busy
+ * cores; tests/ops/nn/attention_perf.mjs), against 0.2-0.3 GFLOP/s at one row per thread: d 8 with 16 rows
+ * 2-4 GFLOP/s, d 40 with 4 rows 1.5-2.6, d 64 with 4 rows 1.4-2.7, d 80 and 160 with 2 rows 0.5-0.9.
+ */
+export function rowsPerThread(d: number): number {
+  return d <= 8 ? 16 : d <= 16 ? 8 : d <= 64 ? 4 : 2;
 }
 
 export interface AttentionProblem {
@@ -137,6 +158,7 @@ export function selectVariant(info: DeviceInfo, p: AttentionProblem, forced?: At
     WG: variant === 'rows' ? ROWS_WG : variant === 'tiled' ? TILED_WG : subgroupLanes(info),
     CONCAT: p.concat,
     VEC: p.aligned,
+    RQ: variant === 'rows' ? rowsPerThread(D) : 1,
   };
 }
 
@@ -228,11 +250,11 @@ export function attentionStrided(a: StridedAttention): Tensor {
   const spec = selectVariant(device.info, { headDim: d, rows, lq, lk: lk + lk2, concat, aligned }, a.variant);
   const maxGroups = device.info.limits.maxComputeWorkgroupsPerDimension;
   let workgroups: [number, number, number];
-  if (spec.VARIANT === 'rows') workgroups = flatDispatch(rows, spec.WG, maxGroups);
+  if (spec.VARIANT === 'rows') workgroups = flatDispatch(Math.ceil(lq / spec.RQ) * (rows / lq), spec.WG, maxGroups);
   else if (spec.VARIANT === 'subgroup') workgroups = flatDispatch(rows, 1, maxGroups);
   else workgroups = flatDispatch(Math.ceil(lq / spec.WG) * (rows / lq), 1, maxGroups);
   const zero: Strides = [0, 0, 0, 0];
-  device.run(attentionKernel(concat, spec.DV), spec, {
+  device.run(attentionKernel(concat, spec.DV, spec.RQ, spec.VEC), spec, {
     inputs: concat ? [q.tensor, k.tensor, v.tensor, k2!.tensor, v2!.tensor] : [q.tensor, k.tensor, v.tensor],
     outputs: [out],
     uniforms: {

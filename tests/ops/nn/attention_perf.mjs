@@ -13,6 +13,8 @@ try {
   const shapes = [
     { B: 1, heads: 8, d: 8, lq: 1024, lk: 1024 },
     { B: 1, heads: 2, d: 40, lq: 1024, lk: 2048 },
+    { B: 1, heads: 1, d: 64, lq: 1024, lk: 1024 },
+    { B: 1, heads: 1, d: 80, lq: 1024, lk: 1024 },
     { B: 1, heads: 1, d: 160, lq: 256, lk: 256 },
     { B: 2, heads: 8, d: 40, lq: 1024, lk: 16 },
   ];

@@ -1,6 +1,6 @@
 import source from '../../../shaders/nn/attention.wgsl?raw';
 import { ShapeError } from '../../errors';
-import type { DeviceInfo } from '../../runtime/device';
+import type { DeviceInfo, FlapDevice } from '../../runtime/device';
 import { defineKernel, flatDispatch, type KernelDef } from '../../runtime/kernel';
 import type { Tensor } from '../../runtime/tensor';
 import { uniformSchema } from '../../runtime/uniforms';
@@ -160,6 +160,15 @@ export function selectVariant(info: DeviceInfo, p: AttentionProblem, forced?: At
     VEC: p.aligned,
     RQ: variant === 'rows' ? rowsPerThread(D) : 1,
   };
+}
+
+/**
+ * Compiles the kernel `attentionStrided` would pick for `p` ahead of use (while weights load): SwiftShader
+ * takes up to ~2 s per specialisation. `p.aligned`: D, all strides and offsets are multiples of 4.
+ */
+export async function prepareAttention(device: FlapDevice, p: AttentionProblem, variant?: AttentionVariant): Promise<void> {
+  const spec = selectVariant(device.info, p, variant);
+  await device.prepare(attentionKernel(p.concat, spec.DV, spec.RQ, spec.VEC), spec);
 }
 
 /** Element strides `[batch0, batch1, seq, head]` of one operand; see the stride convention above. */

@@ -2,6 +2,7 @@ import { ShapeError } from '../../../src/errors';
 import {
   attention,
   attentionStrided,
+  prepareAttention,
   selectVariant,
   temporalAttention,
   type AttentionVariant,
@@ -334,6 +335,15 @@ export const cases: Cases = {
       /too small/,
     );
     for (const t of [q, k, v, k0]) t.release();
+  },
+
+  'prepareAttention compiles the kernel attention() then uses': async ({ openDevice }) => {
+    const device = await openDevice();
+    await prepareAttention(device, { headDim: 16, rows: 2 * 2 * 9, lq: 9, lk: 9, concat: false, aligned: true });
+    const compiled = device.stats.pipelinesCompiled;
+    assertEqual(compiled, 1, 'one pipeline prepared');
+    await checkTokens(device, { B: 2, heads: 2, d: 16, lq: 9, lk: 9 }, 70);
+    assertEqual(device.stats.pipelinesCompiled, compiled, 'no compile at dispatch');
   },
 
   'variant selection: rows on CPU adapters, tiles need no more than 16 KiB': ({ device }) => {

@@ -17,9 +17,10 @@
 //   rows     one thread per RQ query rows (each key chunk loaded once serves RQ rows); keys are streamed
 //            through registers 4 at a time; no barriers (CPU adapters such as SwiftShader).
 //   tiled    WG query rows per workgroup share K/V tiles of BK keys in workgroup memory (GPUs).
-//   subgroup one query row per workgroup of WG lanes, WG <= the subgroup size, so the workgroup is one
-//            subgroup: each lane streams its own share of the keys, and the lanes' partial softmax states are
-//            merged with subgroupMax/subgroupAdd (few queries and many keys: no barriers, full occupancy).
+//   subgroup one query row per workgroup of WG lanes, WG = the adapter's smallest subgroup size, so the
+//            workgroup is one subgroup (what Vulkan, Metal and D3D implementations do; WGSL itself does not
+//            promise it): each lane streams its own share of the keys, and the lanes' partial softmax states
+//            are merged with subgroupMax/subgroupAdd (few queries, many keys: no barriers).
 #if VARIANT == subgroup
 enable subgroups;
 #endif

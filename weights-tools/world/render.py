@@ -80,7 +80,7 @@ def rasterize(scr: torch.Tensor, faces: torch.Tensor, vcol: torch.Tensor, bg: to
             zq = (z.clamp(0, 64) * (2 ** 32 / 64)).to(torch.int64)
             key = (zq << 24) | sel[:, None]
             pix = (py * W + px).to(torch.int64)
-            best.scatter_reduce_(0, pix[inside], key[inside], reduce="amin")
+            best.scatter_reduce_(0, pix[inside], key[inside], reduce="amin", include_self=True)
         lo = K
         if K >= max(H, W):
             break

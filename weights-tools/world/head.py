@@ -418,7 +418,8 @@ class HeadModel:
             t = (X - sx * EYE_X) / EYE_HALF_W
             prof = np.clip(1 - t * t, 0, 1) ** 0.8
             y_top = EYE_Y + EYE_HALF_H * prof
-            y_bot = EYE_Y - EYE_HALF_H * prof
+            # Close a little past the lower edge so the jagged hole border is covered too.
+            y_bot = EYE_Y - EYE_HALF_H * prof - 0.03 * (1 - _smoothstep(1.0, 1.3, np.abs(t)))
             top_lim = EYE_Y + 0.16
             up = front & (Y >= EYE_Y - 1e-6) & (Y < top_lim) & (np.abs(t) < 1.3)
             scale = (top_lim - y_bot) / np.maximum(top_lim - y_top, 1e-6)

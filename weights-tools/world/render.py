@@ -16,7 +16,7 @@ import torch
 
 from .head import HeadModel, Identity, identity_mesh
 
-CAM_Y, CAM_D, FOCAL = -0.25, 9.0, 370.0
+CAM_Y, CAM_D, FOCAL = -0.12, 9.0, 430.0
 AMBIENT, DIFFUSE = 0.42, 0.68
 
 
@@ -43,8 +43,9 @@ def background(ident: Identity, size: int) -> torch.Tensor:
     return a * (1 - t[..., None]) + b * t[..., None]
 
 
-def rasterize(scr: torch.Tensor, faces: torch.Tensor, vcol: torch.Tensor, bg: torch.Tensor) -> torch.Tensor:
-    """scr [N,3] pixel x, y, depth; faces [F,3]; vcol [N,3] shaded colours; bg [H,W,3] -> image [H,W,3]."""
+def rasterize(scr: torch.Tensor, faces: torch.Tensor, vcol: torch.Tensor, bg: torch.Tensor, return_ids: bool = False):
+    """scr [N,3] pixel x, y, depth; faces [F,3]; vcol [N,3] shaded colours; bg [H,W,3] -> image [H,W,3]
+    (and, with return_ids, the visible triangle per pixel [H,W], -1 for background)."""
     H, W = bg.shape[:2]
     p = scr[faces]  # [F, 3, 3]
     x0, y0 = p[:, 0, 0], p[:, 0, 1]
@@ -97,6 +98,10 @@ def rasterize(scr: torch.Tensor, faces: torch.Tensor, vcol: torch.Tensor, bg: to
     f = faces[tri]
     c = b0[:, None] * vcol[f[:, 0]] + b1[:, None] * vcol[f[:, 1]] + b2[:, None] * vcol[f[:, 2]]
     out[pi] = c
+    if return_ids:
+        ids = torch.full((H * W,), -1, dtype=torch.int64)
+        ids[pi] = tri
+        return out.reshape(H, W, 3), ids.reshape(H, W)
     return out.reshape(H, W, 3)
 
 
@@ -123,6 +128,18 @@ class Renderer:
                 img = torch.nn.functional.avg_pool2d(img.permute(2, 0, 1)[None], self.ss)[0].permute(1, 2, 0)
             outs.append(img)
         return torch.stack(outs)
+
+    @torch.no_grad()
+    def render_regions(self, coeffs) -> np.ndarray:
+        """Region id (head.REGIONS) of the visible surface per pixel at full size, -1 for background: [B, H, W]."""
+        v = self.model.pose_vertices(torch.as_tensor(np.asarray(coeffs), dtype=torch.float32), self.template)
+        scr = project(v, self.size)
+        reg_f = self.model.region[self.model.faces[:, 0]]
+        outs = []
+        for b in range(v.shape[0]):
+            _, ids = rasterize(scr[b], self.model.faces, self.colour, self.bg[:: self.ss, :: self.ss], return_ids=True)
+            outs.append(torch.where(ids >= 0, reg_f[ids.clamp_min(0)], torch.full_like(ids, -1)))
+        return torch.stack(outs).numpy()
 
     def render(self, coeffs) -> np.ndarray:
         return (self.render_float(coeffs).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()

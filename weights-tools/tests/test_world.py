@@ -50,7 +50,8 @@ def test_jaw_opens_mouth(rend):
     c[2, 15] = 0.35
     regs = rend.render_regions(c)
     n = [count(r, "mouth", "teeth", "tongue") for r in regs]
-    assert n[0] <= 3 and n[0] < n[1] < n[2] and n[2] > 60, n
+    # Closed: only the dark mouth corners (the slit tapers there) may show a few pixels.
+    assert n[0] <= 10 and n[0] * 5 < n[1] < n[2] and n[2] > 60, n
     # And the rendered pixels there are darker than the closed lips' skin.
     img = rend.render(c)
     m = regs[2] == REGIONS["mouth"]

@@ -212,7 +212,7 @@ class HeadBuilder:
         b = dict(zip(SHAPE_NAMES, beta))
         by = 1.15 * (1 + 0.06 * b["height"])
         Ym = MOUTH_Y
-        row_m = int(np.argmin(np.abs(by * np.sin(phi) - Ym)))
+        row_m = int(np.argmin(np.abs(1.15 * np.sin(phi) - Ym)))  # fixed topology: independent of the shape
         self.row_m = row_m
         Xf = np.sin(TH)  # approx. lateral front coordinate / width
         g = 1 - _smoothstep(MOUTH_HALF_W * 0.85, MOUTH_HALF_W * 1.25, np.abs(Xf))

@@ -11,10 +11,15 @@ Supersampling (`ss`, default 2) renders at ss*W and box-filters down for anti-al
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
 from .head import HeadModel, Identity, identity_mesh
+
+# torch 1.13 marks scatter_reduce as beta; its "amin" result is what we rely on and is tested.
+warnings.filterwarnings("ignore", message="scatter_reduce\\(\\) is in beta")
 
 CAM_Y, CAM_D, FOCAL = -0.12, 9.0, 430.0
 AMBIENT, DIFFUSE = 0.42, 0.68

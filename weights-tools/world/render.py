@@ -18,9 +18,6 @@ import torch
 
 from .head import HeadModel, Identity, identity_mesh
 
-# torch 1.13 marks scatter_reduce as beta; its "amin" result is what we rely on and is tested.
-warnings.filterwarnings("ignore", message="scatter_reduce\\(\\) is in beta")
-
 CAM_Y, CAM_D, FOCAL = -0.12, 9.0, 430.0
 AMBIENT, DIFFUSE = 0.42, 0.68
 
@@ -86,7 +83,9 @@ def rasterize(scr: torch.Tensor, faces: torch.Tensor, vcol: torch.Tensor, bg: to
             zq = (z.clamp(0, 64) * (2 ** 32 / 64)).to(torch.int64)
             key = (zq << 24) | sel[:, None]
             pix = (py * W + px).to(torch.int64)
-            best.scatter_reduce_(0, pix[inside], key[inside], reduce="amin", include_self=True)
+            with warnings.catch_warnings():  # torch 1.13 calls scatter_reduce beta; its amin is what we need
+                warnings.simplefilter("ignore")
+                best.scatter_reduce_(0, pix[inside], key[inside], reduce="amin", include_self=True)
         lo = K
         if K >= max(H, W):
             break

@@ -82,3 +82,13 @@ export class InputError extends FlapError {
     super('INPUT', `${field}: ${message}`);
   }
 }
+
+/** A safetensors file (or sharded index) is malformed or incomplete; `where` names the tensor, byte offset or file. */
+export class SafetensorsError extends FlapError {
+  constructor(
+    readonly where: string,
+    message: string,
+  ) {
+    super('SAFETENSORS', `safetensors ${where}: ${message}`);
+  }
+}

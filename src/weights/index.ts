@@ -1,0 +1,3 @@
+export * from './safetensors';
+export * from './sharded';
+export * from './load';

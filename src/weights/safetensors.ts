@@ -227,6 +227,8 @@ export class SafetensorsReader {
       const header = parseHeader(await source.read(8, n), source.size - 8 - n);
       return new SafetensorsReader(source, header);
     } catch (e) {
+      // The reader never came to exist, so nobody else would close the source.
+      await source.close?.().catch(() => undefined);
       if (e instanceof SafetensorsError && label) throw new SafetensorsError(label + e.where, e.message.replace(/^safetensors [^:]*: /, ''));
       throw e;
     }
@@ -275,6 +277,7 @@ class ExactReader {
   }
 
   async take(n: number, what: string): Promise<Uint8Array> {
+    if (n === 0) return new Uint8Array(0);
     await this.fill(n);
     if (this.buffered < n) fail(`${what} (byte ${this.position + this.buffered})`, `stream ended early: ${n - this.buffered} more bytes expected`);
     let out: Uint8Array;

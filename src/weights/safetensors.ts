@@ -8,6 +8,7 @@
  * handing each tensor to a callback as soon as its bytes have arrived, so the file is never held twice.
  */
 import { SafetensorsError } from '../errors';
+import { bf16BitsToF32, f16BitsToF32 } from '../runtime/half';
 
 export type SafeDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
@@ -350,7 +351,25 @@ export type TypedArrayOf = Float64Array | Float32Array | Uint16Array | BigInt64A
  * The elements as a typed array of the dtype (F16/BF16 as raw Uint16Array bits; BOOL as Uint8Array). Shares
  * memory when `bytes` is aligned, copies otherwise. Assumes a little-endian host (every WebGPU platform).
  */
-export function typedView(dtype: SafeDType, bytes: Uint8Array): TypedArrayOf {
+export type ViewOf<D extends SafeDType> = D extends 'F64' ? Float64Array : D extends 'F32' ? Float32Array
+  : D extends 'F16' | 'BF16' | 'U16' ? Uint16Array : D extends 'I64' ? BigInt64Array : D extends 'U64' ? BigUint64Array
+  : D extends 'I32' ? Int32Array : D extends 'U32' ? Uint32Array : D extends 'I16' ? Int16Array : D extends 'I8' ? Int8Array
+  : Uint8Array;
+
+export function typedView<D extends SafeDType>(dtype: D, bytes: Uint8Array): ViewOf<D> {
+  return typedViewAny(dtype, bytes) as ViewOf<D>;
+}
+
+/** Float values of a float tensor as f32 (F16/BF16 decoded, F64 rounded); integer dtypes are converted too. */
+export function toFloat32(dtype: SafeDType, bytes: Uint8Array): Float32Array {
+  const v = typedViewAny(dtype, bytes);
+  if (dtype === 'F16') return Float32Array.from(v as Uint16Array, f16BitsToF32);
+  if (dtype === 'BF16') return Float32Array.from(v as Uint16Array, bf16BitsToF32);
+  if (v instanceof BigInt64Array || v instanceof BigUint64Array) return Float32Array.from(v, Number);
+  return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
+}
+
+function typedViewAny(dtype: SafeDType, bytes: Uint8Array): TypedArrayOf {
   const size = dtypeSize[dtype];
   const src = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
   const n = src.length / size;

@@ -13,6 +13,7 @@ import {
   readSafetensorsStream,
   SafetensorsReader,
   serialize,
+  toFloat32,
   typedView,
   type RawTensor,
   type SafeDType,
@@ -92,6 +93,9 @@ describe('safetensors format', () => {
     const bf = typedView('BF16', tensors.get('odd')!.bytes) as Uint16Array;
     expect(bf.length).toBe(3);
     expect(bf16BitsToF32(bf[0]!)).toBe(bf16BitsToF32((want['odd']!.data as Uint16Array)[0]!));
+    expect(Array.from(toFloat32('BF16', tensors.get('odd')!.bytes))).toEqual(Array.from(want['odd']!.data as Uint16Array, bf16BitsToF32));
+    expect(Array.from(toFloat32('F16', tensors.get('w.F16')!.bytes))).toEqual(Array.from(want['w.F16']!.data as Uint16Array, f16BitsToF32));
+    expect(Array.from(toFloat32('I64', tensors.get('w.I64')!.bytes))).toEqual(Array.from(want['w.I64']!.data as BigInt64Array, Number).map(Math.fround));
     // No metadata and no tensors at all are valid too.
     expect(readSafetensors(serialize({})).tensors.size).toBe(0);
   });

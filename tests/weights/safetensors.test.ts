@@ -214,7 +214,13 @@ describe('safetensors format', () => {
         const again = readSafetensors(serialize(Object.fromEntries([...tensors].map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, data: t.bytes }])))).tensors;
         expect([...again.keys()].sort()).toEqual([...tensors.keys()].sort());
         if (f.length === file.length && Buffer.from(f.subarray(0, 8 + hlen)).equals(Buffer.from(file.subarray(0, 8 + hlen)))) {
+          // Same header: same tensors, and each one's bytes are exactly its range of the (mutated) data.
           expect([...tensors.keys()].sort()).toEqual([...want.keys()].sort());
+          for (const [k, w] of want) {
+            const g = tensors.get(k)!;
+            expect([g.dtype, g.shape]).toEqual([w.dtype, w.shape]);
+            expect(g.bytes.byteOffset - f.byteOffset).toBe(w.bytes.byteOffset - file.byteOffset);
+          }
         }
       } catch (e) {
         if (!(e instanceof SafetensorsError)) throw new Error(`mutation ${i} (kind ${i % 6}) raised an untyped ${(e as Error)?.name}: ${(e as Error)?.message}`);

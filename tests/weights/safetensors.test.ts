@@ -442,3 +442,31 @@ it('parseHeader checks the data length it is given', () => {
   expect(parseHeader(h, 3).tensors[0]!.name).toBe('a');
   expect(() => parseHeader(h, 4)).toThrow(/trailing/);
 });
+
+it('uploads straight from a Node file to the GPU, one tensor read at a time', async () => {
+  const { createDevice } = await import('../../src/runtime/device');
+  const { loadToDevice } = await import('../../src/weights/load');
+  const dir = await mkdtemp(join(tmpdir(), 'stgpu-'));
+  const device = await createDevice();
+  try {
+    const path = join(dir, 'w.safetensors');
+    const a = Float32Array.from({ length: 300 }, (_, i) => Math.sin(i));
+    const h = Uint16Array.from({ length: 33 }, (_, i) => f32ToF16Bits(i / 8 - 2));
+    await writeFile(path, serialize({ a: { dtype: 'F32', shape: [10, 30], data: a }, h: { dtype: 'F16', shape: [33], data: h } }));
+    const src = await fileSource(path);
+    const reads: number[] = [];
+    const read = src.read.bind(src);
+    const got = await loadToDevice(device, { ...src, read: (o, n) => (reads.push(n), read(o, n)) }, { onProgress: () => {} });
+    await src.close!();
+    expect(Array.from(await got.get('a')!.read())).toEqual(Array.from(a));
+    expect(got.get('h')!.dtype).toBe('f16');
+    expect(Array.from(await got.get('h')!.read())).toEqual(Array.from(h, f16BitsToF32));
+    // Header length, header, then one read per tensor: never the whole file at once.
+    expect(reads.length).toBe(4);
+    expect(Math.max(...reads)).toBe(1200);
+    for (const t of got.values()) t.release();
+  } finally {
+    device.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -303,6 +303,21 @@ class ExactReader {
     return out;
   }
 
+  /** Drops `n` bytes without assembling them (tensors the caller did not ask for). */
+  async skip(n: number, what: string): Promise<void> {
+    while (n > 0) {
+      if (!this.buffered) await this.fill(1);
+      if (!this.buffered) fail(`${what} (byte ${this.position})`, `stream ended early: ${n} more bytes expected`);
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n);
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+      this.buffered -= k;
+      this.position += k;
+      n -= k;
+    }
+  }
+
   async atEnd(): Promise<boolean> {
     await this.fill(1);
     return this.buffered === 0;
@@ -330,8 +345,9 @@ export async function readSafetensorsStream(
     options.onHeader?.(header);
     options.onProgress?.(r.position, header.fileSize);
     for (const t of header.tensors) {
-      const bytes = await r.take(t.end - t.begin, `tensor ${JSON.stringify(t.name)}`);
-      if (!options.names || options.names.has(t.name)) await onTensor({ name: t.name, dtype: t.dtype, shape: t.shape, bytes }, header);
+      const what = `tensor ${JSON.stringify(t.name)}`;
+      if (options.names && !options.names.has(t.name)) await r.skip(t.end - t.begin, what);
+      else await onTensor({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: await r.take(t.end - t.begin, what) }, header);
       options.onProgress?.(r.position, header.fileSize);
     }
     if (!(await r.atEnd())) fail(`data section (byte ${r.position})`, 'trailing data after the last tensor');

@@ -294,6 +294,8 @@ describe('streamed and file reading', () => {
     const seen: string[] = [];
     await readSafetensorsStream(streamOf(file, 5), (t) => void seen.push(t.name), { names: new Set(['w.F32', 'scalar']) });
     expect(seen.sort()).toEqual(['scalar', 'w.F32']);
+    // A truncation inside a skipped tensor is still reported.
+    await expect(readSafetensorsStream(streamOf(file.subarray(0, file.length - 3), 5), () => {}, { names: new Set(['w.F32']) })).rejects.toThrow(/stream ended early/);
   });
 
   it('reads a file through a Node FileHandle, tensor by tensor', async () => {

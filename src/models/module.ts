@@ -1,0 +1,113 @@
+/**
+ * The model tree. A module is a plain object whose fields are `Parameter`s, child modules, or arrays of
+ * child modules; the PyTorch state-dict name of a weight is the path of fields leading to it, so
+ * `down_blocks[1].attentions[0].transformer_blocks[0].attn1.to_out[0].weight` loads
+ * `down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_out.0.weight`. Weight-bearing fields keep the
+ * reference's snake_case spelling verbatim for that reason.
+ */
+import { FlapError } from '../errors';
+import type { DType, Tensor } from '../runtime/tensor';
+
+/** A weight slot: the shape the config implies, filled by `loadStateDict`. */
+export class Parameter {
+  private value: Tensor | undefined;
+
+  constructor(readonly shape: readonly number[]) {}
+
+  /** The loaded tensor; throws if the weights were never loaded. */
+  get tensor(): Tensor {
+    if (!this.value) throw new WeightsError(`parameter of shape [${this.shape.join(', ')}] used before weights were loaded`);
+    return this.value;
+  }
+
+  get loaded(): boolean {
+    return this.value !== undefined;
+  }
+
+  set(t: Tensor): void {
+    this.value?.release();
+    this.value = t;
+  }
+
+  release(): void {
+    this.value?.release();
+    this.value = undefined;
+  }
+}
+
+/** Base class of every model module; gives the tree walk. Subclasses only declare fields. */
+export abstract class Module {
+  /** Every parameter under this module with its state-dict name, in declaration order. */
+  namedParameters(prefix = ''): [string, Parameter][] {
+    const out: [string, Parameter][] = [];
+    for (const [key, value] of Object.entries(this)) visit(`${prefix}${key}`, value, out);
+    return out;
+  }
+
+  /** Releases every loaded weight. */
+  release(): void {
+    for (const [, p] of this.namedParameters()) p.release();
+  }
+}
+
+function visit(name: string, value: unknown, out: [string, Parameter][]): void {
+  if (value instanceof Parameter) out.push([name, value]);
+  else if (value instanceof Module) out.push(...value.namedParameters(`${name}.`));
+  else if (Array.isArray(value)) value.forEach((v, i) => visit(`${name}.${i}`, v, out));
+}
+
+/** The weights file does not fit the model: missing, unexpected or mis-shaped tensors. */
+export class WeightsError extends FlapError {
+  constructor(
+    message: string,
+    readonly missing: string[] = [],
+    readonly unexpected: string[] = [],
+    readonly mismatched: string[] = [],
+  ) {
+    super('WEIGHTS', message);
+  }
+}
+
+/** What the loader needs to know about a tensor in a checkpoint before reading it. */
+export interface TensorEntry {
+  shape: readonly number[];
+  dtype: string;
+}
+
+/**
+ * Checks a checkpoint's tensor table against a module, strictly: every parameter present with its exact
+ * shape, no tensor left over (unless `ignore` matches it). Throws one `WeightsError` listing everything wrong,
+ * before any weight is uploaded.
+ */
+export function checkStateDict(module: Module, entries: ReadonlyMap<string, TensorEntry>, ignore: (name: string) => boolean = () => false): void {
+  const params = new Map(module.namedParameters());
+  const missing = [...params.keys()].filter((n) => !entries.has(n));
+  const unexpected = [...entries.keys()].filter((n) => !params.has(n) && !ignore(n));
+  const mismatched: string[] = [];
+  for (const [name, p] of params) {
+    const e = entries.get(name);
+    if (e && (e.shape.length !== p.shape.length || e.shape.some((d, i) => d !== p.shape[i]))) {
+      mismatched.push(`${name}: file [${e.shape.join(', ')}], model [${p.shape.join(', ')}]`);
+    }
+  }
+  if (missing.length || unexpected.length || mismatched.length) {
+    const show = (what: string, list: string[]) => (list.length ? `\n  ${what} (${list.length}): ${list.slice(0, 12).join(', ')}${list.length > 12 ? ', …' : ''}` : '');
+    throw new WeightsError(
+      `weights do not match the model:${show('missing', missing)}${show('unexpected', unexpected)}${show('wrong shape', mismatched)}`,
+      missing,
+      unexpected,
+      mismatched,
+    );
+  }
+}
+
+/** Puts loaded tensors into their parameters (after `checkStateDict`). The module owns them afterwards. */
+export function assignStateDict(module: Module, tensors: ReadonlyMap<string, Tensor>): void {
+  for (const [name, p] of module.namedParameters()) {
+    const t = tensors.get(name);
+    if (!t) throw new WeightsError(`tensor ${name} was not loaded`, [name]);
+    p.set(t.keep());
+  }
+}
+
+export type { DType };

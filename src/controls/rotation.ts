@@ -2,8 +2,9 @@
  * Rotations between the forms users and FLAME speak: Euler angles in degrees (yaw about y, pitch about x,
  * roll about z, applied as R = Ry(yaw) · Rx(pitch) · Rz(roll)), 3×3 matrices (row-major), axis-angle
  * vectors (FLAME's `global_rot`, `jaw`) and 6D rotations (the first two columns, FLAME's `eyes`).
- * Positive yaw turns the face toward the viewer's left (the head's own right), positive pitch tilts the face
- * down, positive roll tilts the head toward its left shoulder as seen by the viewer.
+ * Positive yaw turns the nose toward the viewer's right (the head's own left, +x in FLAME's frame), positive
+ * pitch tilts the face down, positive roll tilts the top of the head toward the viewer's left (the head's
+ * right shoulder). These match the head model in weights-tools/world/head.py.
  */
 
 export type Mat3 = [number, number, number, number, number, number, number, number, number];

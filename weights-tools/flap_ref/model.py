@@ -1,0 +1,37 @@
+"""The whole FLAP model as one module, so one state dict (one safetensors file) holds every part under its
+prefix: `audio_encoder.`, `audio2flame.`, `coeff_encoder.`, `reference_net.`, `unet.`, `autoencoder.` and, when
+the config has one, `preview_autoencoder.`."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .audio2flame import Audio2Flame
+from .audio_encoder import AudioEncoder
+from .coeff_encoder import CoeffEncoder
+from .reference_net import ReferenceNet
+from .unet import UNet
+
+
+def build_autoencoder(section: dict) -> nn.Module:
+    if section["type"] == "kl":
+        from .autoencoder_kl import AutoencoderKL
+        return AutoencoderKL(section)
+    if section["type"] == "tiny":
+        from .autoencoder_tiny import TinyAutoencoder
+        return TinyAutoencoder(section)
+    raise ValueError(f"unknown autoencoder type {section['type']!r} (expected 'kl' or 'tiny')")
+
+
+class FlapModel(nn.Module):
+    def __init__(self, cfg: dict):
+        super().__init__()
+        self.config = cfg
+        self.audio_encoder = AudioEncoder(cfg["audio_encoder"])
+        self.audio2flame = Audio2Flame(cfg["audio2flame"])
+        self.coeff_encoder = CoeffEncoder(cfg["coeff_encoder"])
+        self.reference_net = ReferenceNet(cfg["unet"])
+        self.unet = UNet(cfg["unet"], temporal=True)
+        self.autoencoder = build_autoencoder(cfg["autoencoder"])
+        if "preview_autoencoder" in cfg:
+            self.preview_autoencoder = build_autoencoder(cfg["preview_autoencoder"])

@@ -1,0 +1,1 @@
+"""Training of flap-mini on the procedural head world (CPU, resumable, seeded). See weights-tools/README.md."""

@@ -1,0 +1,88 @@
+"""Stage 0: the small conv autoencoder of flap-mini (config `autoencoder`, type tiny) on world frames.
+
+  /usr/bin/python3 weights-tools/train/autoencoder.py --minutes 40 [--batch 16] [--shards 6]
+
+Loss: L1 + MSE of the reconstruction, plus a small pull of the latents toward unit scale (so the diffusion
+model sees latents of about unit variance); the decoder also learns from slightly noised latents, because it
+will decode the diffusion model's imperfect ones. Resumes from .runs/autoencoder/checkpoint.pt.
+At the end it measures the latent standard deviation on held-out frames and stores 1/std as the
+scaling factor the pipeline uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import torch
+import torch.nn.functional as F
+
+from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all, to_unit
+from data import Shards
+from flap_ref.config import load_config
+from flap_ref.model import build_autoencoder
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default="mini")
+    ap.add_argument("--minutes", type=float, default=40)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--shards", type=int, default=6)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    run = os.path.join(RUNS, "autoencoder")
+    ckpt_path = os.path.join(run, "checkpoint.pt")
+    cfg = load_config(args.config)
+    seed_all(1)
+    model = build_autoencoder(cfg["autoencoder"])
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    state = load_checkpoint(ckpt_path)
+    step, elapsed = 0, 0.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, elapsed = state["step"], state["elapsed"]
+        print(f"resumed at step {step}, {elapsed / 60:.1f} min")
+    data = Shards("train", args.shards, seed=step + 11)
+    log = Log(run)
+    budget = Budget(args.minutes, elapsed)
+    last_save = budget.elapsed
+    model.train()
+    while not budget.done():
+        x = to_unit(data.frames(args.batch))
+        z = model.encode(x)
+        z_noisy = z + 0.05 * torch.randn_like(z)
+        y = model.decode(z_noisy)
+        rec = F.l1_loss(y, x) + F.mse_loss(y, x)
+        scale = (z.pow(2).mean() - 1).clamp_min(0) * 1e-2 + (1 - z.std()).clamp_min(0) * 1e-2
+        loss = rec + scale
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 25 == 0:
+            psnr = float(-10 * torch.log10(F.mse_loss(y.clamp(-1, 1), x) / 4))
+            log(step=step, loss=float(loss), psnr=psnr, z_std=float(z.std()), minutes=budget.elapsed / 60)
+        if budget.elapsed - last_save > 300:
+            save_checkpoint(ckpt_path, model=model.state_dict(), opt=opt.state_dict(), step=step,
+                            elapsed=budget.elapsed)
+            last_save = budget.elapsed
+    save_checkpoint(ckpt_path, model=model.state_dict(), opt=opt.state_dict(), step=step, elapsed=budget.elapsed)
+    model.eval()
+    held = Shards("heldout", 1, seed=5)
+    with torch.no_grad():
+        x = to_unit(held.frames(64))
+        z = model.encode(x)
+        y = model.decode(z)
+        psnr = float(-10 * torch.log10(F.mse_loss(y.clamp(-1, 1), x) / 4))
+    torch.save({"model": model.state_dict(), "latent_std": float(z.std()), "heldout_psnr": psnr, "step": step},
+               os.path.join(run, "final.pt"))
+    log(step=step, heldout_psnr=psnr, latent_std=float(z.std()), done=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""FLAP's progressively focused stages for flap-mini's diffusion part (coefficient encoder, ReferenceNet, UNet):
+
+  pose        single frames; pose tokens and the reference only (expression tokens null); motion modules,
+              the expression attention and the expression MLP are not trained
+  expression  single frames with expression tokens; the pose attention (attn2, norm2) and the pose MLP frozen
+  video       windows of motion_frames + frames_per_clip consecutive frames; the first M are clean motion
+              frames (sometimes the reference latent repeated, as in a video's first clip); loss on the last F;
+              only the motion modules train
+
+  /usr/bin/python3 weights-tools/train/unet.py --stage pose --minutes 60
+
+Each stage starts from the previous stage's final weights and resumes from its own checkpoint. ε-prediction,
+MSE, timesteps uniform in [0, 1000), conditions dropped (zero tokens) with probability 0.1 for guidance.
+The autoencoder comes from .runs/autoencoder/final.pt (frozen).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import torch
+import torch.nn.functional as F
+
+from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all, to_unit
+from data import Shards
+from flap_ref import schedulers
+from flap_ref.coeff_encoder import CoeffEncoder
+from flap_ref.config import load_config
+from flap_ref.model import build_autoencoder
+from flap_ref.reference_net import ReferenceNet
+from flap_ref.unet import UNet
+from flap_ref.unet_blocks import Context
+
+STAGES = ("pose", "expression", "video")
+
+
+def trainable(stage: str, name: str) -> bool:
+    if stage == "video":
+        return "motion_modules" in name
+    if "motion_modules" in name:
+        return False
+    if stage == "pose":
+        return not ("attn_expr" in name or "norm_expr" in name or name.startswith("coeff_encoder.expr"))
+    return not (".attn2." in name or ".norm2." in name or name.startswith("coeff_encoder.pose"))
+
+
+class Parts(torch.nn.Module):
+    def __init__(self, cfg: dict):
+        super().__init__()
+        self.coeff_encoder = CoeffEncoder(cfg["coeff_encoder"])
+        self.reference_net = ReferenceNet(cfg["unet"])
+        self.unet = UNet(cfg["unet"], temporal=True)
+
+
+def load_autoencoder(cfg: dict):
+    ae = build_autoencoder(cfg["autoencoder"])
+    final = torch.load(os.path.join(RUNS, "autoencoder", "final.pt"), map_location="cpu")
+    ae.load_state_dict(final["model"])
+    ae.eval().requires_grad_(False)
+    return ae, 1.0 / final["latent_std"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--stage", choices=STAGES, required=True)
+    ap.add_argument("--config", default="mini")
+    ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--shards", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = load_config(args.config)
+    run = os.path.join(RUNS, f"unet-{args.stage}")
+    ckpt_path = os.path.join(run, "checkpoint.pt")
+    seed_all(100 + STAGES.index(args.stage))
+    parts = Parts(cfg)
+    state = load_checkpoint(ckpt_path)
+    previous = STAGES.index(args.stage) - 1
+    if state is None and previous >= 0:
+        prev = torch.load(os.path.join(RUNS, f"unet-{STAGES[previous]}", "final.pt"), map_location="cpu")
+        parts.load_state_dict(prev["model"])
+    for name, p in parts.named_parameters():
+        p.requires_grad_(trainable(args.stage, name))
+    params = [p for p in parts.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    step, elapsed = 0, 0.0
+    if state is not None:
+        parts.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, elapsed = state["step"], state["elapsed"]
+        print(f"resumed {args.stage} at step {step}, {elapsed / 60:.1f} min")
+    ae, latent_scale = load_autoencoder(cfg)
+    alphas = torch.tensor(schedulers.alphas_cumprod(cfg["scheduler"]), dtype=torch.float32)
+    m, f = cfg["video"]["motion_frames"], cfg["video"]["frames_per_clip"]
+    length = m + f if args.stage == "video" else 1
+    batch = max(1, args.batch // length) if args.stage == "video" else args.batch
+    data = Shards("train", args.shards, seed=step + 17)
+    log = Log(run)
+    budget = Budget(args.minutes, elapsed)
+    last_save = budget.elapsed
+    parts.train()
+    while not budget.done():
+        frames, coeffs, ref, ref_coeffs = data.windows(batch, length)
+        with torch.no_grad():
+            z = ae.encode(to_unit(frames.reshape(-1, *frames.shape[2:]))) * latent_scale
+            z_ref = ae.encode(to_unit(ref)) * latent_scale
+        coeffs_t = torch.from_numpy(coeffs)                     # [B, L, 120]
+        if args.stage == "video" and torch.rand(()) < 0.3:
+            # As in a video's first clip: the motion frames are the portrait itself.
+            z = z.view(batch, length, *z.shape[1:]).clone()
+            z[:, :m] = z_ref[:, None]
+            coeffs_t[:, :m] = torch.from_numpy(ref_coeffs)[:, None]
+            z = z.flatten(0, 1)
+        pose, expr = parts.coeff_encoder(coeffs_t)
+        pose, expr = pose.flatten(0, 1), expr.flatten(0, 1)     # [B·L, K, D]
+        if args.stage == "pose":
+            expr = torch.zeros_like(expr)
+        drop = (torch.rand(batch) < 0.1).repeat_interleave(length)[:, None, None]
+        pose, expr = pose.masked_fill(drop, 0), expr.masked_fill(drop, 0)
+        ref_pose, ref_expr = parts.coeff_encoder(torch.from_numpy(ref_coeffs)[:, None])
+        ref_expr = torch.zeros_like(ref_expr[:, 0]) if args.stage == "pose" else ref_expr[:, 0]
+        features = parts.reference_net(z_ref, ref_pose[:, 0], ref_expr)
+        t = torch.randint(0, alphas.shape[0], (batch,)).repeat_interleave(length)
+        noise = torch.randn_like(z)
+        a = alphas[t][:, None, None, None]
+        x = a.sqrt() * z + (1 - a).sqrt() * noise
+        target_mask = torch.ones(batch, length, dtype=torch.bool)
+        if args.stage == "video":
+            x = x.view(batch, length, *x.shape[1:])
+            x[:, :m] = z.view(batch, length, *z.shape[1:])[:, :m]   # motion frames stay clean
+            x = x.flatten(0, 1)
+            target_mask[:, :m] = False
+        ctx = Context(pose, expr, frames=length, reference=features)
+        eps = parts.unet(x, t, ctx)
+        keep = target_mask.flatten()
+        loss = F.mse_loss(eps[keep], noise[keep])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        if step % 10 == 0:
+            log(step=step, loss=float(loss), minutes=budget.elapsed / 60)
+        if budget.elapsed - last_save > 300:
+            save_checkpoint(ckpt_path, model=parts.state_dict(), opt=opt.state_dict(), step=step,
+                            elapsed=budget.elapsed)
+            last_save = budget.elapsed
+    save_checkpoint(ckpt_path, model=parts.state_dict(), opt=opt.state_dict(), step=step, elapsed=budget.elapsed)
+    torch.save({"model": parts.state_dict(), "step": step, "latent_scale": latent_scale},
+               os.path.join(run, "final.pt"))
+    log(step=step, done=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -170,7 +170,7 @@ def main(argv=None) -> None:
               {**meta, "description": "whole generation: audio [S] 16 kHz, image [3,H,W] in [-1,1], ref_coeffs "
                                       "[120], coefficients [frames,120], reference_latent, reference_features.<key> "
                                       "[HW,C], clip<c>.noise/latents [F,4,h,w], first clip's first UNet call "
-                                      "(unet_input [2(M+F),4,h,w] cond then uncond, unet.<block>, unet_output), "
+                                      "(unet_input [2(M+F),4,h,w] cond then uncond, unet_timestep, unet_pose_tokens, unet_expr_tokens, unet.<block>, unet_output), "
                                       "step<i>.latents of clip 0, frames [frames,3,H,W] in [0,1]",
                "sampler": options.sampler, "steps": str(options.steps),
                "guidance_scale": str(options.guidance_scale), "noise_seed": str(options.seed)})

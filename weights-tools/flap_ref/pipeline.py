@@ -100,6 +100,9 @@ def denoise_clip(model: FlapModel, noise: torch.Tensor, coeffs: torch.Tensor, mo
             if intermediates is not None:
                 record["unet_input"] = sample
                 record["unet_timestep"] = torch.tensor([t])
+                record["unet_pose_tokens"] = batch_pose
+                if batch_expr is not None:
+                    record["unet_expr_tokens"] = batch_expr
                 for key, value in intermediates.items():
                     record[f"unet.{key}"] = value
                 record["unet_output"] = eps

@@ -1,0 +1,116 @@
+"""Last stage: the audio encoder and the audio-to-FLAME head on (speech, coefficient) pairs of the world.
+
+  /usr/bin/python3 weights-tools/train/audio.py --minutes 30
+
+Random 2.56 s windows of each identity's utterance (64 frames); the target is the world's coefficient track
+of those frames. The loss weights the speech-driven parts (jaw, the mouth expressions) most; head motion,
+gaze and blinks are random in the world, so the head only learns their average there (weights 0.1), and the
+controls supply them at generation time. Conditioned on the identity's reference coefficients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+import torch
+
+from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all
+from flap_ref.audio2flame import Audio2Flame
+from flap_ref.audio_encoder import AudioEncoder
+from flap_ref.config import load_config
+from world.data import load_shard, shard_paths, utterances
+
+SAMPLES_PER_FRAME = 640
+WINDOW = 64
+
+
+def weights() -> torch.Tensor:
+    w = torch.full((120,), 0.1)
+    w[15:18] = 4.0          # jaw
+    w[20:32] = 1.0          # the named expressions (mouth shapes among them)
+    w[32:] = 0.3
+    return w
+
+
+class Pairs:
+    def __init__(self, split: str, limit: int | None, seed: int):
+        self.items = []
+        for p in shard_paths(split)[:limit]:
+            sh = load_shard(p)
+            for audio, coeffs, _ in utterances(sh):
+                self.items.append((audio.copy(), coeffs.copy(), coeffs[0].copy()))
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, n: int):
+        audio, target, ref = [], [], []
+        while len(audio) < n:
+            a, c, r = self.items[self.rng.integers(len(self.items))]
+            if c.shape[0] < WINDOW:
+                continue
+            start = self.rng.integers(c.shape[0] - WINDOW + 1)
+            clip = a[start * SAMPLES_PER_FRAME:(start + WINDOW) * SAMPLES_PER_FRAME]
+            if clip.shape[0] < WINDOW * SAMPLES_PER_FRAME:
+                continue
+            audio.append(clip)
+            target.append(c[start:start + WINDOW])
+            ref.append(r)
+        return (torch.from_numpy(np.stack(audio)).float(), torch.from_numpy(np.stack(target)).float(),
+                torch.from_numpy(np.stack(ref)).float())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default="mini")
+    ap.add_argument("--minutes", type=float, default=30)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--shards", type=int, default=20)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = load_config(args.config)
+    run = os.path.join(RUNS, "audio")
+    ckpt_path = os.path.join(run, "checkpoint.pt")
+    seed_all(7)
+    enc, head = AudioEncoder(cfg["audio_encoder"]), Audio2Flame(cfg["audio2flame"])
+    params = list(enc.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
+    step, elapsed = 0, 0.0
+    state = load_checkpoint(ckpt_path)
+    if state is not None:
+        enc.load_state_dict(state["encoder"])
+        head.load_state_dict(state["head"])
+        opt.load_state_dict(state["opt"])
+        step, elapsed = state["step"], state["elapsed"]
+    data = Pairs("train", args.shards, seed=step + 3)
+    w = weights()
+    log = Log(run)
+    budget = Budget(args.minutes, elapsed)
+    last_save = budget.elapsed
+    while not budget.done():
+        audio, target, ref = data.batch(args.batch)
+        pred = head(enc(audio), WINDOW, ref)
+        loss = ((pred - target).pow(2) * w).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        if step % 20 == 0:
+            jaw_p, jaw_t = pred[..., 15].detach().flatten(), target[..., 15].flatten()
+            corr = float(torch.corrcoef(torch.stack([jaw_p, jaw_t]))[0, 1])
+            log(step=step, loss=float(loss), jaw_corr=corr, minutes=budget.elapsed / 60)
+        if budget.elapsed - last_save > 300:
+            save_checkpoint(ckpt_path, encoder=enc.state_dict(), head=head.state_dict(), opt=opt.state_dict(),
+                            step=step, elapsed=budget.elapsed)
+            last_save = budget.elapsed
+    save_checkpoint(ckpt_path, encoder=enc.state_dict(), head=head.state_dict(), opt=opt.state_dict(), step=step,
+                    elapsed=budget.elapsed)
+    torch.save({"encoder": enc.state_dict(), "head": head.state_dict(), "step": step}, os.path.join(run, "final.pt"))
+    log(step=step, done=1)
+
+
+if __name__ == "__main__":
+    main()

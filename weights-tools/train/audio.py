@@ -39,8 +39,8 @@ class Pairs:
         self.items = []
         for p in shard_paths(split)[:limit]:
             sh = load_shard(p)
-            for audio, coeffs, _ in utterances(sh):
-                self.items.append((audio.copy(), coeffs.copy(), coeffs[0].copy()))
+            for i, (audio, coeffs, _) in enumerate(utterances(sh)):
+                self.items.append((audio.copy(), coeffs.copy(), sh["ref_coeffs"][i].astype(np.float32)))
         self.rng = np.random.default_rng(seed)
 
     def batch(self, n: int):

@@ -1,0 +1,165 @@
+"""Measures flap-mini on held-out identities and speech and writes models/flap-mini/metrics.json.
+
+  /usr/bin/python3 weights-tools/train/evaluate.py [--clips 12] [--steps 8]
+
+- psnr, ssim: generated frames vs the world's renders of the same coefficients (held-out clips; the
+  coefficients go in directly, so this measures the video model, not the audio head);
+  psnrGainOverCopyBaseline: on frames whose pose differs from the reference's by more than 10°, PSNR of the
+  generated frame minus PSNR of the reference image itself (the "copy" baseline);
+- poseErrorDeg: requested yaw/pitch/roll (uniform in ±30°) vs what the probe reads from the generated frames;
+- blinkRecall, blinkFalsePerMinute: requested closures (eyelids ≥ 0.8 for ≥ 3 frames) vs the probe's eyelid
+  reading crossing 0.5;
+- jawCorrelationAudio: Pearson correlation of the audio head's jaw with the world's (teacher) jaw on held-out
+  utterances; jawCorrelationProbe: requested jaw vs the probe's jaw on generated frames;
+- colourShift: mean absolute difference (0-255) of the mean colour of the face box and of the hair box
+  between generated frames and the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from common import to_unit
+from data import Shards
+from export import OUT, assemble
+from flap_ref.pipeline import SamplingOptions, audio_to_coefficients, generate
+from probe import load_probe, targets
+from world.data import load_shard, shard_paths, utterances
+from world.head import euler_to_axis_angle
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-frame PSNR of images in [0, 1], [N, 3, H, W]."""
+    mse = (a - b).pow(2).flatten(1).mean(1).clamp_min(1e-10)
+    return -10 * torch.log10(mse)
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-frame SSIM (11-tap Gaussian window, sigma 1.5, on luma), [N, 3, H, W] in [0, 1]."""
+    w = torch.tensor([0.299, 0.587, 0.114])[None, :, None, None]
+    x, y = (a * w).sum(1, keepdim=True), (b * w).sum(1, keepdim=True)
+    g = torch.exp(-((torch.arange(11) - 5.0) ** 2) / (2 * 1.5 ** 2))
+    g = (g / g.sum())
+    k = (g[:, None] * g[None, :])[None, None]
+    blur = lambda t: F.conv2d(t, k)  # noqa: E731
+    mx, my = blur(x), blur(y)
+    sxx, syy, sxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (sxx + syy + c2))
+    return s.flatten(1).mean(1)
+
+
+def closures(track: np.ndarray, threshold: float, min_len: int) -> list[tuple[int, int]]:
+    out, start = [], None
+    for i, v in enumerate(np.append(track, -np.inf)):
+        if v >= threshold and start is None:
+            start = i
+        elif v < threshold and start is not None:
+            if i - start >= min_len:
+                out.append((start, i))
+            start = None
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clips", type=int, default=12)
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--guidance", type=float, default=2.0)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    model, cfg, info = assemble()
+    probe = load_probe()
+    opts = SamplingOptions("dpmpp_2m", args.steps, args.guidance, seed=1)
+    held = Shards("heldout", 2, seed=21)
+    m = {}
+
+    # Reconstruction of requested coefficients on held-out identities.
+    ps, ss, gains, pose_err, jaw_req, jaw_seen, colour = [], [], [], [], [], [], []
+    for i in range(args.clips):
+        frames, coeffs, ref, ref_coeffs = held.windows(1, 16)
+        gt = torch.from_numpy(frames[0]).float().permute(0, 3, 1, 2) / 255
+        image = to_unit(ref)[0]
+        c = torch.from_numpy(coeffs[0])
+        if i % 2 == 1:  # requested poses within ±30°
+            rng = np.random.default_rng(i)
+            ypr = np.radians(rng.uniform(-30, 30, 3))
+            c[:, 0:3] = torch.from_numpy(euler_to_axis_angle(*ypr).astype(np.float32))
+        out, _ = generate(model, None, image, torch.from_numpy(ref_coeffs[0]), opts, coeffs=c)
+        with torch.no_grad():
+            read = probe(out * 2 - 1).numpy()
+        want = targets(c.numpy())
+        if i % 2 == 1:
+            pose_err.append(np.abs(read[:, 0:3] - want[:, 0:3]).mean())
+        else:
+            ps.append(psnr(out, gt))
+            ss.append(ssim(out, gt))
+            ref_img = torch.from_numpy(ref[0]).float().permute(2, 0, 1)[None] / 255
+            pose_diff = np.abs(targets(coeffs[0])[:, 0:3] - targets(ref_coeffs)[0, 0:3]).max(1)
+            sel = torch.from_numpy(pose_diff > 10)
+            if sel.any():
+                gains.append((psnr(out[sel], gt[sel]) - psnr(ref_img.expand(int(sel.sum()), -1, -1, -1), gt[sel])))
+        jaw_req.append(want[:, 3])
+        jaw_seen.append(read[:, 3])
+        ref_img = torch.from_numpy(ref[0]).float() / 255
+        gen = out.permute(0, 2, 3, 1)
+        for box in ((slice(56, 96), slice(44, 84)), (slice(8, 28), slice(40, 88))):  # face, hair
+            colour.append(float((gen[:, box[0], box[1]].mean((0, 1, 2)) - ref_img[box].mean((0, 1))).abs().mean() * 255))
+    m["psnr"] = float(torch.cat(ps).mean())
+    m["ssim"] = float(torch.cat(ss).mean())
+    m["psnrGainOverCopyBaseline"] = float(torch.cat(gains).mean()) if gains else None
+    m["poseErrorDeg"] = float(np.mean(pose_err))
+    jr, js = np.concatenate(jaw_req), np.concatenate(jaw_seen)
+    m["jawCorrelationProbe"] = float(np.corrcoef(jr, js)[0, 1])
+    m["colourShift"] = float(np.mean(colour))
+
+    # Blinks: requested closures of 0.2 s every ~1.2 s on a still head.
+    recall_hits, requested, false, seconds = 0, 0, 0, 0.0
+    for i in range(4):
+        frames, coeffs, ref, ref_coeffs = held.windows(1, 16)
+        c = torch.from_numpy(np.repeat(ref_coeffs, 48, 0))
+        lids = np.zeros(48, np.float32)
+        for s in (6, 20, 34):
+            lids[s:s + 5] = 1.0
+        c[:, 18:20] = torch.from_numpy(lids)[:, None]
+        out, _ = generate(model, None, to_unit(ref)[0], torch.from_numpy(ref_coeffs[0]), opts, coeffs=c)
+        with torch.no_grad():
+            read = probe(out * 2 - 1).numpy()[:, 4:6].mean(1)
+        want = closures(lids, 0.8, 3)
+        seen = closures(read, 0.5, 1)
+        requested += len(want)
+        recall_hits += sum(any(s < b and e > a for s, e in seen) for a, b in want)
+        false += sum(not any(s < b and e > a for a, b in want) for s, e in seen)
+        seconds += 48 / 25
+    m["blinkRecall"] = recall_hits / max(1, requested)
+    m["blinkFalsePerMinute"] = false / seconds * 60
+
+    # Lip sync of the audio head on held-out speech.
+    jaw_p, jaw_t = [], []
+    sh = load_shard(shard_paths("heldout")[0])
+    for k, (audio, coeffs, _) in enumerate(utterances(sh)):
+        if k >= 20:
+            break
+        pred = audio_to_coefficients(model, torch.from_numpy(audio.copy()), torch.from_numpy(sh["ref_coeffs"][k]))
+        n = min(pred.shape[0], coeffs.shape[0])
+        jaw_p.append(pred[:n, 15].numpy())
+        jaw_t.append(coeffs[:n, 15])
+    m["jawCorrelationAudio"] = float(np.corrcoef(np.concatenate(jaw_p), np.concatenate(jaw_t))[0, 1])
+    m["settings"] = {"sampler": opts.sampler, "steps": opts.steps, "guidance": opts.guidance_scale,
+                     "clips": args.clips, **info}
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, "metrics.json"), "w", encoding="utf-8") as f:
+        json.dump(m, f, indent=2)
+        f.write("\n")
+    print(json.dumps(m, indent=2))
+
+
+if __name__ == "__main__":
+    main()

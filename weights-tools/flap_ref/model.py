@@ -8,19 +8,10 @@ from torch import nn
 
 from .audio2flame import Audio2Flame
 from .audio_encoder import AudioEncoder
+from .autoencoder import build_autoencoder
 from .coeff_encoder import CoeffEncoder
 from .reference_net import ReferenceNet
 from .unet import UNet
-
-
-def build_autoencoder(section: dict) -> nn.Module:
-    if section["type"] == "kl":
-        from .autoencoder_kl import AutoencoderKL
-        return AutoencoderKL(section)
-    if section["type"] == "tiny":
-        from .autoencoder_tiny import TinyAutoencoder
-        return TinyAutoencoder(section)
-    raise ValueError(f"unknown autoencoder type {section['type']!r} (expected 'kl' or 'tiny')")
 
 
 class FlapModel(nn.Module):

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all, to_unit
 from data import Shards
 from flap_ref.config import load_config
-from flap_ref.model import build_autoencoder
+from flap_ref.autoencoder import build_autoencoder
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from data import Shards
 from flap_ref import schedulers
 from flap_ref.coeff_encoder import CoeffEncoder
 from flap_ref.config import load_config
-from flap_ref.model import build_autoencoder
+from flap_ref.autoencoder import build_autoencoder
 from flap_ref.reference_net import ReferenceNet
 from flap_ref.unet import UNet
 from flap_ref.unet_blocks import Context

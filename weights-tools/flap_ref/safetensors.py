@@ -1,0 +1,109 @@
+"""safetensors, our own reader and writer, following the format exactly: an unsigned little-endian 64-bit
+header length N, N bytes of JSON (`{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str:
+str}}`, padded with spaces to a multiple of 8), then the tensors' bytes, contiguous, in header order.
+Files written here load in src/weights/safetensors.ts and the other way round."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import torch
+
+DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
+NAMES = {v: k for k, v in DTYPES.items()}
+MAX_HEADER = 100 * 1024 * 1024
+
+
+class SafetensorsError(ValueError):
+    pass
+
+
+def _bytes(t: torch.Tensor) -> bytes:
+    t = t.detach().cpu().contiguous()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().astype("<i2").tobytes()
+    if t.dtype == torch.bool:
+        return t.numpy().astype(np.uint8).tobytes()
+    arr = t.numpy()
+    return arr.astype(arr.dtype.newbyteorder("<")).tobytes()
+
+
+def save_file(tensors: dict[str, torch.Tensor], path: str, metadata: dict[str, str] | None = None) -> None:
+    header: dict = {}
+    if metadata:
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+            raise SafetensorsError("__metadata__ must map strings to strings")
+        header["__metadata__"] = metadata
+    blobs, offset = [], 0
+    for name, t in tensors.items():
+        if t.dtype not in NAMES:
+            raise SafetensorsError(f"{name}: dtype {t.dtype} has no safetensors name")
+        data = _bytes(t)
+        header[name] = {"dtype": NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for data in blobs:
+            f.write(data)
+
+
+def _header(buf: bytes, where: str) -> tuple[dict, int]:
+    if len(buf) < 8:
+        raise SafetensorsError(f"{where}: {len(buf)} bytes cannot hold the 8-byte header length")
+    (n,) = struct.unpack("<Q", buf[:8])
+    if n > MAX_HEADER or 8 + n > len(buf):
+        raise SafetensorsError(f"{where}: header length {n} exceeds the file ({len(buf)} bytes) or the cap")
+    try:
+        header = json.loads(buf[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SafetensorsError(f"{where}: header is not UTF-8 JSON: {e}") from None
+    if not isinstance(header, dict):
+        raise SafetensorsError(f"{where}: header is not a JSON object")
+    return header, 8 + n
+
+
+def load_file(path: str) -> dict[str, torch.Tensor]:
+    with open(path, "rb") as f:
+        buf = f.read()
+    header, start = _header(buf, path)
+    data_len = len(buf) - start
+    out, expect = {}, 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = DTYPES.get(info.get("dtype"))
+        if dtype is None:
+            raise SafetensorsError(f"{path}: {name}: unknown dtype {info.get('dtype')!r}")
+        shape, (begin, end) = info["shape"], info["data_offsets"]
+        size = torch.empty((), dtype=dtype).element_size() * int(np.prod(shape, dtype=np.int64))
+        if begin != expect or end - begin != size or end > data_len:
+            raise SafetensorsError(f"{path}: {name}: data_offsets {[begin, end]} do not follow the previous tensor "
+                                   f"(at {expect}), match {size} bytes, or fit the data ({data_len} bytes)")
+        expect = end
+        raw = bytearray(buf[start + begin:start + end])
+        if dtype == torch.bool:
+            t = torch.frombuffer(raw, dtype=torch.uint8).to(torch.bool) if raw else torch.empty(0, dtype=torch.bool)
+        else:
+            t = torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)
+        out[name] = t.reshape(shape)
+    if expect != data_len:
+        raise SafetensorsError(f"{path}: {data_len - expect} bytes after the last tensor")
+    return out
+
+
+def read_metadata(path: str) -> dict[str, str]:
+    with open(path, "rb") as f:
+        head = f.read(8)
+        (n,) = struct.unpack("<Q", head) if len(head) == 8 else (0,)
+        header, _ = _header(head + f.read(min(n, MAX_HEADER)), path)
+    return header.get("__metadata__", {})

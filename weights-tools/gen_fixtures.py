@@ -49,7 +49,7 @@ def make_speech(path: str, seconds: float = 1.0, rate: int = 16000) -> None:
         raw = os.path.join(tmp, "raw.wav")
         subprocess.run(["espeak-ng", "-v", "en", "-s", "190", "-w", raw, SPEECH_TEXT], check=True)
         subprocess.run(["sox", raw, "-r", str(rate), "-c", "1", "-b", "16", path,
-                        "pad", "0", str(seconds), "trim", "0", str(seconds)], check=True)
+                        "trim", "0", str(seconds), "pad", "0", str(seconds), "trim", "0", str(seconds)], check=True)
 
 
 def read_wav(path: str) -> torch.Tensor:
@@ -111,7 +111,7 @@ def module_cases(model: FlapModel, cfg: dict, audio: torch.Tensor, image: torch.
             out[f"{name}.encode.input"], out[f"{name}.encode.output"] = x, z
             for k, v in inter.items():
                 out[f"{name}.encode.{k}"] = v
-            zr = torch.randn(2, *z.shape[1:], generator=g)
+            zr = torch.randn(1, *z.shape[1:], generator=g)
             y, inter = ae.decode(zr, return_intermediates=True)
             out[f"{name}.decode.input"], out[f"{name}.decode.output"] = zr, y
             for k, v in inter.items():

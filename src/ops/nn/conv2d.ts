@@ -1,0 +1,165 @@
+import source from '../../../shaders/nn/conv2d.wgsl?raw';
+import { ShapeError } from '../../errors';
+import { defineKernel, flatDispatch } from '../../runtime/kernel';
+import { uniformSchema } from '../../runtime/uniforms';
+import type { Tensor } from '../../runtime/tensor';
+import { linear } from '../math/matmul';
+import { cast } from '../tensor/cast';
+import { permute } from '../tensor/permute';
+
+/** 2-D convolution, channels last, as an implicit GEMM; 1x1 stride-1 unpadded convolutions go through matmul. */
+export type ConvActivation = 'none' | 'silu' | 'gelu' | 'relu';
+
+export type Conv2dSpec = {
+  readonly CO: 1 | 4;
+  readonly ACT: ConvActivation;
+  readonly BIAS: boolean;
+  readonly RESIDUAL: boolean;
+  readonly WG: number;
+};
+
+export const conv2dUniforms = uniformSchema({
+  pixels: 'u32',
+  cin: 'u32',
+  cout: 'u32',
+  groups: 'u32',
+  in_h: 'u32',
+  in_w: 'u32',
+  out_h: 'u32',
+  out_w: 'u32',
+  kh: 'u32',
+  kw: 'u32',
+  stride_h: 'u32',
+  stride_w: 'u32',
+  dil_h: 'u32',
+  dil_w: 'u32',
+  pad_top: 'u32',
+  pad_left: 'u32',
+});
+
+/** By the number of optional inputs (bias, residual) bound after x and w. */
+export const conv2dKernels = [2, 3, 4].map((inputs) => defineKernel({ name: 'conv2d', source, uniforms: conv2dUniforms, inputs, outputs: 1 }));
+
+const WG = 64;
+
+/**
+ * A convolution weight ready for `conv2d`: PyTorch's [Cout, Cin/groups, KH, KW] re-laid once, at load, as
+ * f32 [Cout, KH, KW, Cin/groups] (so the reduction over input channels reads contiguous memory); a 1x1
+ * weight stays [Cout, Cin] for matmul (f16 kept).
+ */
+export interface ConvWeight {
+  readonly weight: Tensor;
+  readonly cout: number;
+  readonly cinPerGroup: number;
+  readonly kh: number;
+  readonly kw: number;
+}
+
+/** Prepares a PyTorch conv weight [Cout, Cin/g, KH, KW] (or conv1d's [Cout, Cin/g, K]); the input is not consumed. */
+export function prepareConvWeight(w: Tensor): ConvWeight {
+  const shape = w.rank === 3 ? [w.shape[0]!, w.shape[1]!, 1, w.shape[2]!] : [...w.shape];
+  if (shape.length !== 4) throw new ShapeError(`conv weight must be [Cout, Cin/g, KH, KW] or [Cout, Cin/g, K] (got [${w.shape.join(', ')}])`);
+  const [cout, cinPerGroup, kh, kw] = shape as [number, number, number, number];
+  if (kh === 1 && kw === 1) {
+    return { weight: w.reshape([cout, cinPerGroup]).keep(), cout, cinPerGroup, kh, kw };
+  }
+  const f32 = w.dtype === 'f32' ? w : cast(w, 'f32');
+  const weight = permute(f32.reshape([cout, cinPerGroup, kh, kw]), [0, 2, 3, 1]);
+  if (f32 !== w) f32.release();
+  return { weight, cout, cinPerGroup, kh, kw };
+}
+
+export interface Conv2dOptions {
+  stride?: number | readonly [number, number];
+  /** Symmetric padding, [padH, padW], or [top, left, bottom, right]. */
+  padding?: number | readonly [number, number] | readonly [number, number, number, number];
+  dilation?: number | readonly [number, number];
+  groups?: number;
+  activation?: ConvActivation;
+  /** f32 of the output's shape, added after the activation. */
+  residual?: Tensor;
+}
+
+const pair = (v: number | readonly number[] | undefined, d: number): [number, number] =>
+  v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : [v[0]!, v[1]!];
+
+export function selectVariant(cout: number, groups: number, activation: ConvActivation, bias: boolean, residual: boolean): Conv2dSpec {
+  const coutPerGroup = cout / groups;
+  return { CO: groups === 1 || coutPerGroup % 4 === 0 ? 4 : 1, ACT: activation, BIAS: bias, RESIDUAL: residual, WG };
+}
+
+/**
+ * act(conv2d(x, w) + bias) + residual. x f32 [N, H, W, Cin] (channels last); w from `prepareConvWeight`;
+ * bias f32 [Cout]. Returns f32 [N, OH, OW, Cout].
+ *
+ * @example
+ * const y = conv2d(x, prepared, bias, { padding: 1, activation: 'silu' }); // 3x3, same size
+ */
+export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dOptions = {}): Tensor {
+  if (x.rank !== 4 || x.dtype !== 'f32') throw new ShapeError(`conv2d: input must be f32 [N, H, W, Cin] (got [${x.shape.join(', ')}] ${x.dtype})`);
+  const [n, h, wid, cin] = x.shape as [number, number, number, number];
+  const groups = options.groups ?? 1;
+  const [sh, sw] = pair(options.stride, 1);
+  const [dh, dw] = pair(options.dilation, 1);
+  const p = options.padding ?? 0;
+  const [top, left, bottom, right] =
+    typeof p === 'number' ? [p, p, p, p] : p.length === 2 ? [p[0], p[1], p[0], p[1]] : [p[0], p[1], p[2], p[3]];
+  if (!Number.isInteger(groups) || groups < 1 || cin % groups !== 0 || w.cout % groups !== 0 || cin / groups !== w.cinPerGroup) {
+    throw new ShapeError(`conv2d: ${cin} input channels, ${groups} groups and a weight of ${w.cinPerGroup} channels per group do not fit`);
+  }
+  if (bias && (bias.dtype !== 'f32' || bias.rank !== 1 || bias.shape[0] !== w.cout)) {
+    throw new ShapeError(`conv2d: bias must be f32 [${w.cout}] (got [${bias.shape.join(', ')}] ${bias.dtype})`);
+  }
+  const oh = Math.floor((h + top + bottom - dh * (w.kh - 1) - 1) / sh) + 1;
+  const ow = Math.floor((wid + left + right - dw * (w.kw - 1) - 1) / sw) + 1;
+  if (oh < 1 || ow < 1) throw new ShapeError(`conv2d: a ${w.kh}x${w.kw} kernel does not fit a ${h}x${wid} input with this padding`);
+  const outShape = [n, oh, ow, w.cout];
+  const residual = options.residual;
+  if (residual && (residual.dtype !== 'f32' || residual.shape.length !== 4 || residual.shape.some((d, i) => d !== outShape[i]))) {
+    throw new ShapeError(`conv2d: residual must be f32 [${outShape.join(', ')}] (got [${residual.shape.join(', ')}])`);
+  }
+  const activation = options.activation ?? 'none';
+  const pointwise = w.kh === 1 && w.kw === 1 && sh === 1 && sw === 1 && top + left + bottom + right === 0 && groups === 1;
+  if (pointwise && activation !== 'relu') {
+    const y = linear(x.reshape([n * h * wid, cin]), w.weight, bias, {
+      activation,
+      residual: residual?.reshape([n * h * wid, w.cout]),
+    });
+    return y.reshape(outShape);
+  }
+  const device = x.device;
+  const out = device.tensor(outShape, 'f32');
+  const spec = selectVariant(w.cout, groups, activation, !!bias, !!residual);
+  const kernel = conv2dKernels[(bias ? 1 : 0) + (residual ? 1 : 0)]!;
+  const pixels = n * oh * ow;
+  const threads = pixels * Math.ceil(w.cout / spec.CO);
+  if (threads === 0) return out;
+  // A 1x1 weight kept for matmul (maybe f16) meets the implicit GEMM only when strided, padded or ReLU'd.
+  const weight = w.kh === 1 && w.kw === 1 ? (w.weight.dtype === 'f32' ? w.weight : cast(w.weight, 'f32')).reshape([w.cout, 1, 1, w.cinPerGroup]) : w.weight;
+  device.run(kernel, spec, {
+    inputs: [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])],
+    outputs: [out],
+    uniforms: {
+      pixels, cin, cout: w.cout, groups, in_h: h, in_w: wid, out_h: oh, out_w: ow, kh: w.kh, kw: w.kw,
+      stride_h: sh, stride_w: sw, dil_h: dh, dil_w: dw, pad_top: top, pad_left: left,
+    },
+    workgroups: flatDispatch(threads, WG, device.info.limits.maxComputeWorkgroupsPerDimension),
+  });
+  if (weight.storage !== w.weight.storage) weight.release();
+  return out;
+}
+
+/** conv1d on x [N, L, Cin] with a weight prepared from [Cout, Cin/g, K]: a conv2d over a height of 1. */
+export function conv1d(x: Tensor, w: ConvWeight, bias?: Tensor, options: { stride?: number; padding?: number | readonly [number, number]; groups?: number; activation?: ConvActivation } = {}): Tensor {
+  if (x.rank !== 3) throw new ShapeError(`conv1d: input must be [N, L, Cin] (got [${x.shape.join(', ')}])`);
+  const [n, l, c] = x.shape as [number, number, number];
+  const p = options.padding ?? 0;
+  const [pl, pr] = typeof p === 'number' ? [p, p] : [p[0], p[1]];
+  const y = conv2d(x.reshape([n, 1, l, c]), w, bias, {
+    stride: [1, options.stride ?? 1],
+    padding: [0, pl, 0, pr],
+    groups: options.groups,
+    activation: options.activation,
+  });
+  return y.reshape([n, y.shape[2]!, y.shape[3]!]);
+}

@@ -1,0 +1,113 @@
+/**
+ * FLAP configurations: the JSON files of weights-tools/configs/ (one source of truth with the PyTorch
+ * reference; snake_case keys as written there). `parseConfig` checks every field a model reads.
+ */
+import { InputError } from '../errors';
+
+export interface VideoConfig { fps: number; frames_per_clip: number; motion_frames: number; height: number; width: number; sample_rate: number }
+export interface AudioEncoderConfig {
+  conv_dim: number[]; conv_kernel: number[]; conv_stride: number[]; conv_bias: boolean; feat_extract_norm: 'group' | 'layer';
+  hidden_size: number; num_hidden_layers: number; num_attention_heads: number; intermediate_size: number;
+  num_conv_pos_embeddings: number; num_conv_pos_embedding_groups: number; layer_norm_eps: number; normalize_input: boolean;
+}
+export interface Audio2FlameConfig {
+  input_dim: number; hidden_size: number; num_layers: number; num_heads: number; intermediate_size: number;
+  num_coeffs: number; condition_on_reference: boolean; layer_norm_eps: number;
+}
+export interface CoeffEncoderConfig { pose_dim: number; expr_dim: number; hidden_size: number; pose_tokens: number; expr_tokens: number; token_dim: number }
+export interface UNetConfig {
+  in_channels: number; out_channels: number; block_out_channels: number[];
+  down_block_types: ('CrossAttnDownBlock2D' | 'DownBlock2D')[]; up_block_types: ('UpBlock2D' | 'CrossAttnUpBlock2D')[];
+  layers_per_block: number; num_attention_heads: number; cross_attention_dim: number; norm_num_groups: number; norm_eps: number;
+  flip_sin_to_cos: boolean; freq_shift: number; expression_attention: boolean; motion_modules: boolean;
+  motion_num_attention_heads: number; motion_max_frames: number;
+}
+export interface KLAutoencoderConfig {
+  type: 'kl'; in_channels: number; out_channels: number; latent_channels: number; block_out_channels: number[];
+  layers_per_block: number; norm_num_groups: number; scaling_factor: number;
+}
+export interface TinyAutoencoderConfig {
+  type: 'tiny'; in_channels: number; out_channels: number; latent_channels: number; channels: number;
+  blocks_per_level: number; scaling_factor: number;
+}
+export type AutoencoderConfig = KLAutoencoderConfig | TinyAutoencoderConfig;
+export interface SchedulerConfig {
+  num_train_timesteps: number; beta_start: number; beta_end: number; beta_schedule: 'scaled_linear'; prediction_type: 'epsilon';
+  timestep_spacing: 'leading'; steps_offset: number; default_sampler: 'ddim' | 'dpmpp_2m'; default_steps: number; default_guidance_scale: number;
+}
+export interface FlapConfig {
+  name: string;
+  description?: string;
+  video: VideoConfig;
+  audio_encoder: AudioEncoderConfig;
+  audio2flame: Audio2FlameConfig;
+  coeff_encoder: CoeffEncoderConfig;
+  unet: UNetConfig;
+  autoencoder: AutoencoderConfig;
+  preview_autoencoder?: AutoencoderConfig;
+  scheduler: SchedulerConfig;
+}
+
+type Kind = 'int' | 'number' | 'bool' | 'ints' | 'strings';
+const SECTIONS: Record<string, Record<string, Kind>> = {
+  video: { fps: 'int', frames_per_clip: 'int', motion_frames: 'int', height: 'int', width: 'int', sample_rate: 'int' },
+  audio_encoder: {
+    conv_dim: 'ints', conv_kernel: 'ints', conv_stride: 'ints', conv_bias: 'bool', hidden_size: 'int', num_hidden_layers: 'int',
+    num_attention_heads: 'int', intermediate_size: 'int', num_conv_pos_embeddings: 'int', num_conv_pos_embedding_groups: 'int',
+    layer_norm_eps: 'number', normalize_input: 'bool',
+  },
+  audio2flame: {
+    input_dim: 'int', hidden_size: 'int', num_layers: 'int', num_heads: 'int', intermediate_size: 'int', num_coeffs: 'int',
+    condition_on_reference: 'bool', layer_norm_eps: 'number',
+  },
+  coeff_encoder: { pose_dim: 'int', expr_dim: 'int', hidden_size: 'int', pose_tokens: 'int', expr_tokens: 'int', token_dim: 'int' },
+  unet: {
+    in_channels: 'int', out_channels: 'int', block_out_channels: 'ints', down_block_types: 'strings', up_block_types: 'strings',
+    layers_per_block: 'int', num_attention_heads: 'int', cross_attention_dim: 'int', norm_num_groups: 'int', norm_eps: 'number',
+    flip_sin_to_cos: 'bool', freq_shift: 'number', expression_attention: 'bool', motion_modules: 'bool',
+    motion_num_attention_heads: 'int', motion_max_frames: 'int',
+  },
+  scheduler: {
+    num_train_timesteps: 'int', beta_start: 'number', beta_end: 'number', steps_offset: 'int', default_steps: 'int',
+    default_guidance_scale: 'number',
+  },
+};
+const AUTOENCODER: Record<'kl' | 'tiny', Record<string, Kind>> = {
+  kl: { in_channels: 'int', out_channels: 'int', latent_channels: 'int', block_out_channels: 'ints', layers_per_block: 'int', norm_num_groups: 'int', scaling_factor: 'number' },
+  tiny: { in_channels: 'int', out_channels: 'int', latent_channels: 'int', channels: 'int', blocks_per_level: 'int', scaling_factor: 'number' },
+};
+
+function check(where: string, value: unknown, kind: Kind): void {
+  const ok =
+    kind === 'int' ? Number.isInteger(value) && (value as number) >= 0
+    : kind === 'number' ? typeof value === 'number' && Number.isFinite(value)
+    : kind === 'bool' ? typeof value === 'boolean'
+    : kind === 'ints' ? Array.isArray(value) && value.length > 0 && value.every((v) => Number.isInteger(v) && v > 0)
+    : Array.isArray(value) && value.every((v) => typeof v === 'string');
+  if (!ok) throw new InputError('config', `${where} must be ${kind === 'ints' ? 'a non-empty list of positive integers' : kind === 'strings' ? 'a list of strings' : `a${kind === 'int' ? 'n integer' : kind === 'bool' ? ' boolean' : ' finite number'}`} (got ${JSON.stringify(value)})`);
+}
+
+function checkSection(name: string, section: unknown, fields: Record<string, Kind>): void {
+  if (typeof section !== 'object' || section === null) throw new InputError('config', `section ${name} is missing`);
+  for (const [key, kind] of Object.entries(fields)) check(`${name}.${key}`, (section as Record<string, unknown>)[key], kind);
+}
+
+/** Validates a parsed JSON config; throws `InputError` naming the first bad field. */
+export function parseConfig(json: unknown): FlapConfig {
+  if (typeof json !== 'object' || json === null) throw new InputError('config', 'expected a JSON object');
+  const cfg = json as Record<string, unknown>;
+  for (const [name, fields] of Object.entries(SECTIONS)) checkSection(name, cfg[name], fields);
+  for (const name of ['autoencoder', 'preview_autoencoder']) {
+    const ae = cfg[name] as { type?: unknown } | undefined;
+    if (ae === undefined && name === 'preview_autoencoder') continue;
+    if (!ae || (ae.type !== 'kl' && ae.type !== 'tiny')) throw new InputError('config', `${name}.type must be "kl" or "tiny"`);
+    checkSection(name, ae, AUTOENCODER[ae.type]);
+  }
+  const unet = cfg.unet as UNetConfig;
+  if (unet.down_block_types.length !== unet.block_out_channels.length || unet.up_block_types.length !== unet.block_out_channels.length) {
+    throw new InputError('config', 'unet needs one down and one up block type per entry of block_out_channels');
+  }
+  const video = cfg.video as VideoConfig;
+  if (video.height % 8 !== 0 || video.width % 8 !== 0) throw new InputError('config', `video ${video.width}x${video.height} is not a multiple of 8`);
+  return { name: String(cfg.name ?? 'unnamed'), ...cfg } as unknown as FlapConfig;
+}

@@ -1,0 +1,95 @@
+/**
+ * FLAP's UNet (weights-tools/flap_ref/unet.py): diffusers' `UNet2DConditionModel` layout and names,
+ * conditioned on per-frame pose and expression tokens, with AnimateDiff motion modules when temporal.
+ * Activations are channels last: sample [N, H, W, C].
+ */
+import { silu } from '../ops/math/unary';
+import type { Tensor } from '../runtime/tensor';
+import type { KeyValue } from './attention';
+import type { UNetConfig } from './config';
+import { TimestepEmbedding } from './embeddings';
+import { Conv2d, GroupNorm } from './layers';
+import { Module } from './module';
+import { Transformer2DModel } from './transformer_2d';
+import { DownBlock, MidBlock, UpBlock, type UNetContext } from './unet_blocks';
+
+export class UNet extends Module {
+  readonly conv_in: Conv2d;
+  readonly time_embedding: TimestepEmbedding;
+  readonly down_blocks: DownBlock[];
+  readonly mid_block: MidBlock;
+  readonly up_blocks: UpBlock[];
+  readonly conv_norm_out: GroupNorm;
+  readonly conv_out: Conv2d;
+
+  constructor(readonly config: UNetConfig, readonly temporal: boolean) {
+    super();
+    const widths = config.block_out_channels;
+    const temb = widths[0]! * 4;
+    this.conv_in = new Conv2d(config.in_channels, widths[0]!, 3, { padding: 1 });
+    this.time_embedding = new TimestepEmbedding(widths[0]!, temb);
+    let out = widths[0]!;
+    this.down_blocks = config.down_block_types.map((kind, i) => {
+      const inp = out;
+      out = widths[i]!;
+      return new DownBlock(`down_blocks.${i}`, inp, out, temb, kind.startsWith('CrossAttn'), i === widths.length - 1, config, temporal);
+    });
+    this.mid_block = new MidBlock(widths[widths.length - 1]!, temb, config, temporal);
+    const rev = [...widths].reverse();
+    let prev = rev[0]!;
+    this.up_blocks = config.up_block_types.map((kind, i) => {
+      const block = new UpBlock(`up_blocks.${i}`, rev[Math.min(i + 1, widths.length - 1)]!, prev, rev[i]!, temb, kind.startsWith('CrossAttn'), i === widths.length - 1, config, temporal);
+      prev = rev[i]!;
+      return block;
+    });
+    this.conv_norm_out = new GroupNorm(config.norm_num_groups, widths[0]!, config.norm_eps);
+    this.conv_out = new Conv2d(widths[0]!, config.out_channels, 3, { padding: 1 });
+  }
+
+  /** The spatial transformers in execution order (down, mid, up), keyed by module name. */
+  transformers(): Transformer2DModel[] {
+    return [
+      ...this.down_blocks.flatMap((b) => b.attentions ?? []),
+      ...this.mid_block.attentions,
+      ...this.up_blocks.flatMap((b) => b.attentions ?? []),
+    ];
+  }
+
+  /** K/V of each transformer's attn1 for ReferenceNet features [1, H·W, C] keyed like `transformers()`. */
+  referenceKeyValues(features: ReadonlyMap<string, Tensor>): Map<string, KeyValue> {
+    const out = new Map<string, KeyValue>();
+    for (const t of this.transformers()) {
+      const f = features.get(t.key);
+      if (!f) throw new Error(`ReferenceNet features lack ${t.key}`);
+      const kv = t.transformer_blocks[0].attn1.keyValue(f);
+      out.set(t.key, { k: kv.k.keep(), v: kv.v.keep() });
+    }
+    return out;
+  }
+
+  /** sample [N, H, W, in] (videos × frames, frames consecutive), one timestep per item → [N, H, W, out]. */
+  forward(sample: Tensor, timesteps: readonly number[], ctx: UNetContext): Tensor {
+    const device = sample.device;
+    const record = (name: string, t: Tensor) => ctx.intermediates?.set(name, device.scope(() => t.reshape(t.shape)).keep());
+    return device.scope(() => {
+      const c = this.config;
+      const tembSilu = silu(this.time_embedding.forward(device, timesteps, c.block_out_channels[0]!, c.flip_sin_to_cos, c.freq_shift));
+      let h = this.conv_in.forward(sample);
+      const skips: Tensor[] = [h];
+      this.down_blocks.forEach((block, i) => {
+        const { out, states } = block.forward(h, tembSilu, ctx);
+        skips.push(...states);
+        h = out;
+        record(`down_blocks.${i}`, h);
+      });
+      h = this.mid_block.forward(h, tembSilu, ctx);
+      record('mid_block', h);
+      this.up_blocks.forEach((block, i) => {
+        h = block.forward(h, skips.splice(skips.length - block.resnets.length), tembSilu, ctx);
+        record(`up_blocks.${i}`, h);
+      });
+      return this.conv_out.forward(this.conv_norm_out.forward(h, { silu: true }));
+    });
+  }
+}
+

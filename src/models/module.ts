@@ -44,6 +44,14 @@ export abstract class Module {
     return out;
   }
 
+  /** This module and every module under it, depth first. */
+  *modules(): Generator<Module> {
+    yield this;
+    for (const value of Object.values(this)) {
+      for (const v of Array.isArray(value) ? value : [value]) if (v instanceof Module) yield* v.modules();
+    }
+  }
+
   /** Releases every loaded weight. */
   release(): void {
     for (const [, p] of this.namedParameters()) p.release();

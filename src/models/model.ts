@@ -1,0 +1,83 @@
+/**
+ * The whole FLAP model (weights-tools/flap_ref/model.py): one safetensors file holds every part under its
+ * prefix (`audio_encoder.`, `audio2flame.`, `coeff_encoder.`, `reference_net.`, `unet.`, `autoencoder.`,
+ * `preview_autoencoder.`). Loading checks every name and shape against the model before anything is kept,
+ * widens 1-D parameters (norms, biases) to f32, keeps linear weights as stored (f16 stays f16), re-lays the
+ * convolutions and folds wav2vec2's weight norm.
+ */
+import { cast } from '../ops/tensor/cast';
+import type { FlapDevice } from '../runtime/device';
+import type { Tensor } from '../runtime/tensor';
+import type { Progress } from '../weights/safetensors';
+import { loadToDevice, type WeightInput } from '../weights/load';
+import { Audio2Flame } from './audio2flame';
+import { AudioEncoder } from './audio_encoder';
+import { AutoencoderKL } from './autoencoder_kl';
+import { TinyAutoencoder } from './autoencoder_tiny';
+import { CoeffEncoder } from './coeff_encoder';
+import type { AutoencoderConfig, FlapConfig } from './config';
+import { Conv1d, Conv2d } from './layers';
+import { assignStateDict, checkStateDict, Module } from './module';
+import { ReferenceNet } from './reference_net';
+import { UNet } from './unet';
+
+export type Autoencoder = AutoencoderKL | TinyAutoencoder;
+
+export function buildAutoencoder(config: AutoencoderConfig): Autoencoder {
+  return config.type === 'kl' ? new AutoencoderKL(config) : new TinyAutoencoder(config);
+}
+
+export interface LoadModelOptions {
+  /** Keep F16/BF16 linear weights as f16 on the GPU (default true). */
+  keepF16?: boolean;
+  onProgress?: Progress;
+}
+
+export class FlapModel extends Module {
+  readonly audio_encoder: AudioEncoder;
+  readonly audio2flame: Audio2Flame;
+  readonly coeff_encoder: CoeffEncoder;
+  readonly reference_net: ReferenceNet;
+  readonly unet: UNet;
+  readonly autoencoder: Autoencoder;
+  readonly preview_autoencoder?: Autoencoder;
+
+  constructor(readonly config: FlapConfig) {
+    super();
+    this.audio_encoder = new AudioEncoder(config.audio_encoder);
+    this.audio2flame = new Audio2Flame(config.audio2flame);
+    this.coeff_encoder = new CoeffEncoder(config.coeff_encoder);
+    this.reference_net = new ReferenceNet(config.unet);
+    this.unet = new UNet(config.unet, true);
+    this.autoencoder = buildAutoencoder(config.autoencoder);
+    if (config.preview_autoencoder) this.preview_autoencoder = buildAutoencoder(config.preview_autoencoder);
+  }
+
+  /** Builds the model of `config` and loads `weights` into it; on any error nothing stays allocated. */
+  static async load(device: FlapDevice, config: FlapConfig, weights: WeightInput, options: LoadModelOptions = {}): Promise<FlapModel> {
+    const model = new FlapModel(config);
+    await model.loadWeights(device, weights, options);
+    return model;
+  }
+
+  async loadWeights(device: FlapDevice, weights: WeightInput, options: LoadModelOptions = {}): Promise<void> {
+    const tensors = await loadToDevice(device, weights, { keepF16: options.keepF16 ?? true, onProgress: options.onProgress });
+    const owned = new Map<string, Tensor>();
+    try {
+      checkStateDict(this, new Map([...tensors].map(([name, t]) => [name, { shape: t.shape, dtype: t.dtype }])));
+      for (const [name, t] of tensors) {
+        if (t.rank === 1 && t.dtype === 'f16') {
+          owned.set(name, cast(t, 'f32').keep());
+          t.release();
+        } else owned.set(name, t);
+      }
+      assignStateDict(this, owned);
+      for (const m of this.modules()) if (m instanceof Conv2d || m instanceof Conv1d) m.prepare();
+      await this.audio_encoder.prepare(device);
+    } catch (e) {
+      for (const t of [...tensors.values(), ...owned.values()]) t.release();
+      this.release();
+      throw e;
+    }
+  }
+}

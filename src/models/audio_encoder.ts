@@ -115,10 +115,10 @@ export class WeightNormConv1d extends Module {
     });
   }
 
-  override release(): void {
+  protected override dispose(): void {
     this.folded?.weight.release();
     this.folded = undefined;
-    super.release();
+    super.dispose();
   }
 }
 

@@ -54,10 +54,10 @@ export class Conv2d extends Module {
     return conv2d(x, this.prepared!, this.bias?.tensor, { ...this.options, ...options });
   }
 
-  override release(): void {
+  protected override dispose(): void {
     this.prepared?.weight.release();
     this.prepared = undefined;
-    super.release();
+    super.dispose();
   }
 }
 
@@ -90,10 +90,10 @@ export class Conv1d extends Module {
     return conv1d(x, this.prepared!, this.bias?.tensor, { ...this.options, ...options });
   }
 
-  override release(): void {
+  protected override dispose(): void {
     this.prepared?.weight.release();
     this.prepared = undefined;
-    super.release();
+    super.dispose();
   }
 }
 

@@ -52,9 +52,14 @@ export abstract class Module {
     }
   }
 
-  /** Releases every loaded weight. */
+  /** Releases every loaded weight and whatever each module derived from them (prepared weights, tables). */
   release(): void {
-    for (const [, p] of this.namedParameters()) p.release();
+    for (const m of this.modules()) m.dispose();
+  }
+
+  /** Frees what this module itself holds (not its children); subclasses with derived tensors extend it. */
+  protected dispose(): void {
+    for (const value of Object.values(this)) if (value instanceof Parameter) value.release();
   }
 }
 

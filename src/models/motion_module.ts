@@ -37,10 +37,10 @@ export class TemporalAttention extends Attention {
     });
   }
 
-  override release(): void {
+  protected override dispose(): void {
     this.positions?.release();
     this.positions = undefined;
-    super.release();
+    super.dispose();
   }
 }
 

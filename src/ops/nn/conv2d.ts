@@ -64,7 +64,9 @@ export function prepareConvWeight(w: Tensor): ConvWeight {
     return { weight: w.reshape([cout, cinPerGroup]).keep(), cout, cinPerGroup, kh, kw };
   }
   const f32 = w.dtype === 'f32' ? w : cast(w, 'f32');
-  const weight = permute(f32.reshape([cout, cinPerGroup, kh, kw]), [0, 2, 3, 1]);
+  const view = f32.reshape([cout, cinPerGroup, kh, kw]);
+  const weight = permute(view, [0, 2, 3, 1]);
+  view.release();
   if (f32 !== w) f32.release();
   return { weight, cout, cinPerGroup, kh, kw };
 }
@@ -121,11 +123,12 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
   const activation = options.activation ?? 'none';
   const pointwise = w.kh === 1 && w.kw === 1 && sh === 1 && sw === 1 && top + left + bottom + right === 0 && groups === 1;
   if (pointwise && activation !== 'relu') {
-    const y = linear(x.reshape([n * h * wid, cin]), w.weight, bias, {
-      activation,
-      residual: residual?.reshape([n * h * wid, w.cout]),
-    });
-    return y.reshape(outShape);
+    const rows = x.reshape([n * h * wid, cin]);
+    const res = residual?.reshape([n * h * wid, w.cout]);
+    const y = linear(rows, w.weight, bias, { activation, residual: res });
+    const out = y.reshape(outShape);
+    for (const t of [rows, res, y]) t?.release();
+    return out;
   }
   const device = x.device;
   const out = device.tensor(outShape, 'f32');
@@ -135,7 +138,14 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
   const threads = pixels * Math.ceil(w.cout / spec.CO);
   if (threads === 0) return out;
   // A 1x1 weight kept for matmul (maybe f16) meets the implicit GEMM only when strided, padded or ReLU'd.
-  const weight = w.kh === 1 && w.kw === 1 ? (w.weight.dtype === 'f32' ? w.weight : cast(w.weight, 'f32')).reshape([w.cout, 1, 1, w.cinPerGroup]) : w.weight;
+  const temporaries: Tensor[] = [];
+  let weight = w.weight;
+  if (w.kh === 1 && w.kw === 1) {
+    const f32 = w.weight.dtype === 'f32' ? w.weight : cast(w.weight, 'f32');
+    if (f32 !== w.weight) temporaries.push(f32);
+    weight = f32.reshape([w.cout, 1, 1, w.cinPerGroup]);
+    temporaries.push(weight);
+  }
   device.run(kernel, spec, {
     inputs: [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])],
     outputs: [out],
@@ -145,7 +155,7 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
     },
     workgroups: flatDispatch(threads, WG, device.info.limits.maxComputeWorkgroupsPerDimension),
   });
-  if (weight.storage !== w.weight.storage) weight.release();
+  for (const t of temporaries) t.release();
   return out;
 }
 
@@ -155,11 +165,15 @@ export function conv1d(x: Tensor, w: ConvWeight, bias?: Tensor, options: { strid
   const [n, l, c] = x.shape as [number, number, number];
   const p = options.padding ?? 0;
   const [pl, pr] = typeof p === 'number' ? [p, p] : [p[0], p[1]];
-  const y = conv2d(x.reshape([n, 1, l, c]), w, bias, {
+  const image = x.reshape([n, 1, l, c]);
+  const y = conv2d(image, w, bias, {
     stride: [1, options.stride ?? 1],
     padding: [0, pl, 0, pr],
     groups: options.groups,
     activation: options.activation,
   });
-  return y.reshape([n, y.shape[2]!, y.shape[3]!]);
+  const out = y.reshape([n, y.shape[2]!, y.shape[3]!]);
+  image.release();
+  y.release();
+  return out;
 }

@@ -14,7 +14,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOLS = os.path.dirname(HERE)
-RUNS = os.path.join(TOOLS, ".runs")
+RUNS = os.environ.get("FLAP_RUNS", os.path.join(TOOLS, ".runs"))
 sys.path.insert(0, TOOLS)
 
 

@@ -12,3 +12,29 @@ export type { RuntimeStats } from './runtime/stats';
 export { formatProfile, type ProfileReport, type ProfileRow } from './runtime/profiler';
 export { add, sub, mul, div, binary, broadcastShapes, type BinaryOp } from './ops/math/binary';
 export { cast, copy } from './ops/tensor/cast';
+
+// Kernels.
+export { matmul, linear } from './ops/math/matmul';
+export { unary, silu, gelu, relu, geglu } from './ops/math/unary';
+export { attention, temporalAttention } from './ops/nn/attention';
+export { conv2d, conv1d, prepareConvWeight } from './ops/nn/conv2d';
+export { groupNorm, layerNorm } from './ops/nn/norm';
+export { concat, slice } from './ops/tensor/slab';
+export { permute } from './ops/tensor/permute';
+export { upsampleNearest2x } from './ops/tensor/upsample';
+export { Sampler } from './ops/sampler/cfg_step';
+
+// Weights and the model.
+export * from './weights/index';
+export { parseConfig, type FlapConfig } from './models/config';
+export { FlapModel, type LoadModelOptions } from './models/model';
+export { WeightsError } from './models/module';
+export * as pipeline from './models/pipeline';
+
+// The talking-head API.
+export { Flap, loadFlap, encodeVideo, neutralCoefficients, type ModelSource, type LoadFlapOptions, type GenerateRequest, type GeneratedVideo, type Frame, type Progress, type Stage } from './flap';
+export { prepareAudio, type AudioInput, type RawAudio } from './io/audio';
+export { prepareImage, type ImageInput, type RawImage, type Box } from './io/image';
+export { CoefficientSequence, COEFFS, Slices } from './controls/layout';
+export { applyControls, validateControls, blinkSchedule, type Controls, type PoseControl, type BlinkControl, type ExpressionControl, type GazeControl, type ExternalCoefficients, type PoseKey } from './controls/controls';
+export { eulerToAxisAngle, axisAngleToEuler } from './controls/rotation';

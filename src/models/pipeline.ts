@@ -143,6 +143,8 @@ export interface GenerateOptions extends SamplingOptions {
   onClip?: (clip: number, clips: number, latents: Tensor) => void | Promise<void>;
   onStep?: (clip: number, step: number) => void;
   signal?: AbortSignal;
+  /** Keep every clip's latents and return them (default); with false each is released after `onClip`. */
+  retain?: boolean;
 }
 
 /**
@@ -180,11 +182,19 @@ export async function generateLatents(model: FlapModel, device: FlapDevice, coef
           (s) => options.onStep?.(clip, s),
         ),
       ).keep();
-      out.push(latents);
       motionLatents.release();
       motionLatents = device.scope(() => slice(latents, 0, f - m, f)).keep();
       motionCoeffs = clipCoeffs.slice((f - m) * width);
-      await options.onClip?.(clip, clips, latents);
+      if (options.retain === false) {
+        try {
+          await options.onClip?.(clip, clips, latents);
+        } finally {
+          latents.release();
+        }
+      } else {
+        out.push(latents);
+        await options.onClip?.(clip, clips, latents);
+      }
     }
   } catch (e) {
     for (const t of out) t.release();

@@ -1,0 +1,94 @@
+/**
+ * `flap-webgpu render`: validates the arguments and input files, then renders in headless Chromium (WebGPU
+ * and WebCodecs live there) through demo/render.html on the Vite server that bin/flap-webgpu.mjs started.
+ * Progress goes to stderr; the video (and optional PNG frames / coefficients) to the given paths.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { launchChromium } from '../../scripts/chromium';
+import { parseCoefficients } from '../io/coeffs';
+import { parseCliArgs, USAGE } from './args';
+
+function bar(fraction: number, label: string): string {
+  const width = 30;
+  const done = Math.round(Math.max(0, Math.min(1, fraction)) * width);
+  return `\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${label.padEnd(28)}`;
+}
+
+export async function main(argv: readonly string[], baseUrl: string): Promise<number> {
+  let options;
+  try {
+    options = parseCliArgs(argv);
+  } catch (e) {
+    process.stderr.write(`flap-webgpu: ${(e as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const read = async (path: string | undefined, what: string) => {
+    if (!path) return undefined;
+    try {
+      return new Uint8Array(await readFile(path));
+    } catch (e) {
+      throw new Error(`${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  const image = await read(options.image, '--image');
+  const audio = await read(options.audio, '--audio');
+  const coeffBytes = await read(options.coeffsFile, '--coeffs');
+  const externalRows = coeffBytes ? Array.from(parseCoefficients(options.coeffsFile!, coeffBytes).data) : undefined;
+  const b64 = (b?: Uint8Array) => (b ? Buffer.from(b).toString('base64') : undefined);
+
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    const started = Date.now();
+    await page.exposeFunction('flapProgress', (line: string) => {
+      const p = JSON.parse(line) as { stage: string; fraction: number; clip?: number; clips?: number };
+      const label = p.clips ? `${p.stage} clip ${p.clip! + 1}/${p.clips}` : p.stage;
+      process.stderr.write(bar(p.fraction, `${label} ${((Date.now() - started) / 1000).toFixed(0)} s`));
+    });
+    page.on('pageerror', (err) => process.stderr.write(`\npage error: ${(err as Error).message}\n`));
+    await page.goto(`${baseUrl}/demo/render.html`);
+    await page.waitForFunction(() => document.body.dataset.ready === '1', { timeout: 120_000 });
+    const result = (await page.evaluate(
+      (req) => window.flapRender(req as never),
+      {
+        model: options.model,
+        image: b64(image),
+        audio: b64(audio),
+        controls: { ...options.controls, externalRows },
+        sampler: options.sampler,
+        steps: options.steps,
+        guidanceScale: options.guidanceScale,
+        seed: options.seed,
+        format: options.format,
+        wantFrames: !!options.pngDir,
+      },
+    )) as { ok: boolean; error?: string; video?: string; frames?: string[]; coefficients?: number[]; model?: string; trained?: boolean; adapter?: string; seconds?: number; frameCount?: number; fps?: number; peakBytes?: number };
+    process.stderr.write('\n');
+    if (!result.ok) {
+      process.stderr.write(`flap-webgpu: ${result.error}\n`);
+      return 1;
+    }
+    await writeFile(options.out, Buffer.from(result.video!, 'base64'));
+    if (options.pngDir) {
+      await mkdir(options.pngDir, { recursive: true });
+      await Promise.all(result.frames!.map((f, i) => writeFile(join(options.pngDir!, `frame_${String(i).padStart(5, '0')}.png`), Buffer.from(f, 'base64'))));
+    }
+    if (options.coeffsOut) {
+      const rows = [];
+      for (let i = 0; i < result.coefficients!.length; i += 120) rows.push(result.coefficients!.slice(i, i + 120));
+      await writeFile(options.coeffsOut, JSON.stringify({ fps: result.fps, coefficients: rows }));
+    }
+    process.stderr.write(
+      `wrote ${options.out}: ${result.frameCount} frames at ${result.fps} fps in ${result.seconds!.toFixed(1)} s with ${result.model}` +
+        `${result.trained ? '' : ' (untrained test weights: expect noise)'} on ${result.adapter}; peak GPU memory ${(result.peakBytes! / 1e6).toFixed(1)} MB\n`,
+    );
+    return 0;
+  } finally {
+    await browser.close();
+  }
+}

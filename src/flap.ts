@@ -1,0 +1,215 @@
+/**
+ * The talking-head pipeline for users: load a FLAP model, then turn a portrait and speech into frames, with
+ * head pose, blinks, gaze and expression under control. Inputs are validated before any GPU work; frames
+ * stream out clip by clip; GPU memory stays flat whatever the audio length; cancelling frees everything.
+ *
+ * @example
+ * const flap = await loadFlap({ config: '/models/flap-mini/config.json', weights: '/models/flap-mini/weights.safetensors' });
+ * const video = await flap.generate({ image: portraitBytes, audio: wavBytes, controls: { pose: { offset: { yaw: 10 } } } });
+ * const file = await encodeVideo(video);            // WebM with the original audio
+ */
+import { CoefficientSequence } from './controls/layout';
+import { applyControls, validateControls, type Controls } from './controls/controls';
+import { IDENTITY_6D } from './controls/rotation';
+import { InputError } from './errors';
+import { prepareAudio, type AudioInput } from './io/audio';
+import { prepareImage, type Box, type ImageInput } from './io/image';
+import { parseConfig, type FlapConfig } from './models/config';
+import { FlapModel } from './models/model';
+import { audioToCoefficients, decodeFrames, generateLatents, numFrames, reference, releaseReference } from './models/pipeline';
+import type { SamplerKind } from './ops/sampler/schedule';
+import { slice } from './ops/tensor/slab';
+import { createDevice, type FlapDevice } from './runtime/device';
+import type { WeightInput } from './weights/load';
+
+export interface ModelSource {
+  /** A config object (weights-tools/configs/*.json) or the URL of one. */
+  config: FlapConfig | Record<string, unknown> | string;
+  /** The weights: a URL (streamed) or bytes / a stream / a reader. */
+  weights: WeightInput | string;
+}
+
+export interface LoadFlapOptions {
+  device?: FlapDevice;
+  /** Keep f16 weights as f16 on the GPU (default true). */
+  keepF16?: boolean;
+  onProgress?: (loadedBytes: number, totalBytes: number) => void;
+}
+
+export type Stage = 'inputs' | 'coefficients' | 'reference' | 'denoise' | 'decode' | 'done';
+
+export interface Progress {
+  stage: Stage;
+  /** 0 … 1 over the whole generation. */
+  fraction: number;
+  clip?: number;
+  clips?: number;
+}
+
+export interface Frame {
+  index: number;
+  width: number;
+  height: number;
+  rgba: Uint8ClampedArray;
+}
+
+export interface GenerateRequest {
+  image: ImageInput;
+  audio: AudioInput;
+  /** Crop of the portrait to use (default: a centred crop to the model's aspect). */
+  faceBox?: Box;
+  /** The portrait's own coefficients (default: a neutral, frontal face). */
+  referenceCoefficients?: Float32Array;
+  controls?: Controls;
+  sampler?: SamplerKind;
+  steps?: number;
+  guidanceScale?: number;
+  seed?: number;
+  onProgress?: (p: Progress) => void;
+  onFrame?: (f: Frame) => void;
+  signal?: AbortSignal;
+}
+
+export interface GeneratedVideo {
+  frames: Frame[];
+  width: number;
+  height: number;
+  fps: number;
+  /** The coefficients that reached the UNet, [frames, 120]. */
+  coefficients: CoefficientSequence;
+  /** The speech as used (mono, 16 kHz). */
+  audio: { samples: Float32Array; sampleRate: number };
+  /** Peak GPU bytes in use during the call. */
+  peakBytes: number;
+}
+
+/** A neutral, frontal reference: zero rotation and expression, eyes ahead and open. */
+export function neutralCoefficients(): Float32Array {
+  const c = new Float32Array(120);
+  c.set(IDENTITY_6D, 3);
+  c.set(IDENTITY_6D, 9);
+  return c;
+}
+
+async function fetchJson(url: string): Promise<unknown> {
+  const res = await fetch(url);
+  if (!res.ok) throw new InputError('config', `${url}: HTTP ${res.status}`);
+  return res.json();
+}
+
+async function weightsFrom(source: WeightInput | string): Promise<WeightInput> {
+  if (typeof source !== 'string') return source;
+  const res = await fetch(source);
+  if (!res.ok || !res.body) throw new InputError('weights', `${source}: HTTP ${res.status}`);
+  return res.body;
+}
+
+export class Flap {
+  private constructor(
+    readonly device: FlapDevice,
+    readonly model: FlapModel,
+    private readonly ownsDevice: boolean,
+  ) {}
+
+  get config(): FlapConfig {
+    return this.model.config;
+  }
+
+  static async load(source: ModelSource, options: LoadFlapOptions = {}): Promise<Flap> {
+    const config = parseConfig(typeof source.config === 'string' ? await fetchJson(source.config) : source.config);
+    const device = options.device ?? (await createDevice());
+    try {
+      const model = await FlapModel.load(device, config, await weightsFrom(source.weights), { keepF16: options.keepF16, onProgress: options.onProgress });
+      return new Flap(device, model, !options.device);
+    } catch (e) {
+      if (!options.device) device.destroy();
+      throw e;
+    }
+  }
+
+  /** Generates a video; see `GenerateRequest`. Rejects with `InputError` before GPU work for bad input. */
+  async generate(req: GenerateRequest): Promise<GeneratedVideo> {
+    const cfg = this.config;
+    const { device, model } = this;
+    const report = (p: Progress) => req.onProgress?.(p);
+    report({ stage: 'inputs', fraction: 0 });
+    const steps = req.steps ?? cfg.scheduler.default_steps;
+    const guidanceScale = req.guidanceScale ?? cfg.scheduler.default_guidance_scale;
+    if (!Number.isInteger(steps) || steps < 1 || steps > 200) throw new InputError('steps', `must be an integer in 1..200 (got ${steps})`);
+    if (!Number.isFinite(guidanceScale) || guidanceScale < 0 || guidanceScale > 30) throw new InputError('guidanceScale', `must be within [0, 30] (got ${guidanceScale})`);
+    const sampler = req.sampler ?? cfg.scheduler.default_sampler;
+    if (sampler !== 'ddim' && sampler !== 'dpmpp_2m') throw new InputError('sampler', `unknown sampler ${String(sampler)}`);
+    const refCoeffs = req.referenceCoefficients ?? neutralCoefficients();
+    if (refCoeffs.length !== 120 || !refCoeffs.every(Number.isFinite)) throw new InputError('referenceCoefficients', 'must be 120 finite numbers');
+    const [audio, image] = await Promise.all([prepareAudio(req.audio, cfg.video.sample_rate), prepareImage(req.image, cfg.video.width, cfg.video.height, req.faceBox)]);
+    const frames = numFrames(cfg, audio.length);
+    if (req.controls) validateControls(req.controls, frames);
+    if (req.controls?.external && req.controls.external.sequence.frames !== frames) {
+      throw new InputError('controls.external', `has ${req.controls.external.sequence.frames} frames; the audio makes ${frames}`);
+    }
+    req.signal?.throwIfAborted();
+
+    const before = device.stats.bytesInUse;
+    device.resetPeak();
+    report({ stage: 'coefficients', fraction: 0.02 });
+    const coeffTensor = audioToCoefficients(model, device, audio, refCoeffs);
+    const base = new CoefficientSequence(await coeffTensor.read(), cfg.video.fps);
+    coeffTensor.release();
+    const coefficients = applyControls(base, req.controls ?? {});
+
+    report({ stage: 'reference', fraction: 0.05 });
+    const imageTensor = device.tensor([1, cfg.video.height, cfg.video.width, 3], 'f32', image);
+    const ref = reference(model, imageTensor, refCoeffs);
+    imageTensor.release();
+    const out: Frame[] = [];
+    const f = cfg.video.frames_per_clip;
+    try {
+      await generateLatents(model, device, coefficients.data, ref, refCoeffs, {
+        sampler,
+        steps,
+        guidanceScale,
+        seed: req.seed ?? 0,
+        signal: req.signal,
+        retain: false,
+        onStep: (clip, step) => {
+          const clips = Math.ceil(frames / f);
+          report({ stage: 'denoise', fraction: 0.05 + (0.9 * (clip + (step + 1) / (steps + 1))) / clips, clip, clips });
+        },
+        onClip: async (clip, clips, latents) => {
+          const keep = Math.min(f, frames - clip * f);
+          const used = keep < f ? device.scope(() => slice(latents, 0, 0, keep)).keep() : latents;
+          const rgba = await decodeFrames(model, used);
+          if (used !== latents) used.release();
+          for (const [i, data] of rgba.entries()) {
+            const frame = { index: clip * f + i, width: cfg.video.width, height: cfg.video.height, rgba: data };
+            out.push(frame);
+            req.onFrame?.(frame);
+          }
+          report({ stage: 'decode', fraction: 0.05 + (0.9 * (clip + 1)) / clips, clip, clips });
+          req.signal?.throwIfAborted();
+        },
+      });
+    } finally {
+      releaseReference(ref);
+    }
+    const peakBytes = device.stats.peakBytesInUse - before;
+    report({ stage: 'done', fraction: 1 });
+    return { frames: out, width: cfg.video.width, height: cfg.video.height, fps: cfg.video.fps, coefficients, audio: { samples: audio, sampleRate: cfg.video.sample_rate }, peakBytes };
+  }
+
+  /** Frees the model's weights (and the device, if `load` created it). */
+  dispose(): void {
+    this.model.release();
+    if (this.ownsDevice) this.device.destroy();
+  }
+}
+
+export const loadFlap = (source: ModelSource, options?: LoadFlapOptions) => Flap.load(source, options);
+
+/** The generated frames and the speech as a WebM (default) or MP4 file (in a browser: WebCodecs). */
+export async function encodeVideo(video: GeneratedVideo, format: 'webm' | 'mp4' = 'webm'): Promise<{ bytes: Uint8Array; mimeType: string }> {
+  const { VideoWriter } = await import('./export/video');
+  const writer = await VideoWriter.create({ width: video.width, height: video.height, fps: video.fps, format, audio: video.audio });
+  for (const frame of video.frames) await writer.add(frame.rgba);
+  return { bytes: await writer.finish(), mimeType: writer.mimeType };
+}

@@ -1,41 +1,179 @@
-// The runtime check: open a device, show what the adapter gave us, and run a smoke kernel (a broadcasting
-// add compared with the CPU).
-import { add, createDevice, FlapError } from '../src/index';
+// The demo page: portrait + speech (bundled samples until the user picks files or records), every control,
+// progress and cancel, frames drawn as they stream, coefficient curves, a player and a download.
+import { axisAngleToEuler, encodeVideo, FlapError, loadFlap, type Controls, type Flap, type Frame } from '../src/index';
+import { defaultModel } from './model';
 
-const status = document.getElementById('status')!;
-const table = document.getElementById('info') as HTMLTableElement;
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const status = $('status');
+const progress = $<HTMLProgressElement>('progress');
+const go = $<HTMLButtonElement>('go');
+const cancel = $<HTMLButtonElement>('cancel');
+let image: Blob | undefined;
+let audio: Blob | undefined;
+let flap: Flap | undefined;
+let abort: AbortController | undefined;
+const events = { progress: 0 };
+(window as unknown as { flapDemo: unknown }).flapDemo = events;
 
-function row(name: string, value: string) {
-  const tr = table.insertRow();
-  tr.insertCell().textContent = name;
-  tr.insertCell().textContent = value;
+function setState(state: string, text: string, cls = '') {
+  document.body.dataset.state = state;
+  status.className = cls;
+  status.textContent = text;
+}
+
+const num = (id: string) => Number($<HTMLInputElement>(id).value);
+
+function controls(): Controls {
+  const c: Controls = { pose: {}, blinks: {}, expression: {} };
+  const keys = $<HTMLInputElement>('keyframes').value.trim();
+  if (keys) {
+    c.pose!.mode = 'keyframes';
+    c.pose!.keyframes = keys.split(';').filter(Boolean).map((s) => {
+      const [t, rest = ''] = s.split(':');
+      const [yaw, pitch, roll] = rest.split(',').map(Number);
+      return { t: Number(t), yaw, pitch, roll };
+    });
+  }
+  c.pose!.offset = { yaw: num('yaw'), pitch: num('pitch'), roll: num('roll') };
+  c.pose!.amplitude = num('amplitude');
+  const preset = $<HTMLSelectElement>('preset').value;
+  if (preset) c.pose!.presets = [{ name: preset as 'nod' }];
+  c.blinks = { mode: $<HTMLSelectElement>('blinks').value as 'auto', ratePerMinute: num('blinkRate') };
+  c.expression = { intensity: num('intensity') };
+  if (num('smile') !== 0) c.expression.edits = [{ index: 0, keyframes: [{ t: 0, value: num('smile') }], mode: 'add' }];
+  return c;
+}
+
+function plot(coeffs: Float32Array, fps: number) {
+  const canvas = $<HTMLCanvasElement>('plot');
+  const g = canvas.getContext('2d')!;
+  g.fillStyle = '#fff';
+  g.fillRect(0, 0, canvas.width, canvas.height);
+  const frames = coeffs.length / 120;
+  const series: [string, (f: number) => number, number][] = [
+    ['#c00', (f) => axisAngleToEuler(coeffs.subarray(f * 120, f * 120 + 3))[0], 30],
+    ['#080', (f) => axisAngleToEuler(coeffs.subarray(f * 120, f * 120 + 3))[1], 30],
+    ['#00c', (f) => axisAngleToEuler(coeffs.subarray(f * 120, f * 120 + 3))[2], 30],
+    ['#a0a', (f) => coeffs[f * 120 + 15]!, 0.5],
+    ['#888', (f) => coeffs[f * 120 + 18]!, 1],
+  ];
+  for (const [colour, value, range] of series) {
+    g.strokeStyle = colour;
+    g.beginPath();
+    for (let f = 0; f < frames; f++) {
+      const x = (f / Math.max(1, frames - 1)) * canvas.width;
+      const y = canvas.height / 2 - (value(f) / range) * (canvas.height / 2 - 4);
+      if (f) g.lineTo(x, y);
+      else g.moveTo(x, y);
+    }
+    g.stroke();
+  }
+  g.fillStyle = '#444';
+  g.fillText(`${(frames / fps).toFixed(1)} s`, canvas.width - 36, canvas.height - 4);
+}
+
+function draw(frame: Frame) {
+  const canvas = $<HTMLCanvasElement>('live');
+  const tmp = new OffscreenCanvas(frame.width, frame.height);
+  tmp.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(frame.rgba), frame.width, frame.height), 0, 0);
+  const g = canvas.getContext('2d')!;
+  g.imageSmoothingEnabled = false;
+  g.drawImage(tmp, 0, 0, canvas.width, canvas.height);
+}
+
+async function generate() {
+  if (!flap) return;
+  abort = new AbortController();
+  go.disabled = true;
+  cancel.disabled = false;
+  setState('running', 'Generating…');
+  const t0 = performance.now();
+  try {
+    const sampler = $<HTMLSelectElement>('sampler').value;
+    const video = await flap.generate({
+      image: image ?? (await (await fetch('/demo/samples/portrait.png')).blob()),
+      audio: audio ?? (await (await fetch('/demo/samples/speech.wav')).blob()),
+      controls: controls(),
+      sampler: sampler ? (sampler as 'ddim') : undefined,
+      steps: num('steps'),
+      seed: num('seed'),
+      signal: abort.signal,
+      onProgress: (p) => {
+        events.progress++;
+        progress.value = p.fraction;
+        status.textContent = p.clips ? `${p.stage}: clip ${p.clip! + 1} of ${p.clips}` : `${p.stage}…`;
+      },
+      onFrame: draw,
+    });
+    plot(video.coefficients.data, video.fps);
+    const file = await encodeVideo(video, 'webm');
+    const url = URL.createObjectURL(new Blob([file.bytes.slice()], { type: file.mimeType }));
+    $<HTMLVideoElement>('player').src = url;
+    const a = $<HTMLAnchorElement>('download');
+    a.href = url;
+    a.download = 'talk.webm';
+    a.hidden = false;
+    a.textContent = `Download (${(file.bytes.length / 1024).toFixed(0)} kB)`;
+    (window as unknown as { flapResult: unknown }).flapResult = { bytes: file.bytes.length, frames: video.frames.length, fps: video.fps, audioSeconds: video.audio.samples.length / video.audio.sampleRate };
+    setState('done', `Done: ${video.frames.length} frames in ${((performance.now() - t0) / 1000).toFixed(1)} s; peak GPU memory ${(video.peakBytes / 1e6).toFixed(1)} MB.`, 'ok');
+  } catch (e) {
+    const err = e as Error;
+    if (err.name === 'AbortError') setState('cancelled', 'Cancelled.');
+    else setState('error', `${err instanceof FlapError ? err.code : err.name}: ${err.message}`, 'bad');
+  } finally {
+    go.disabled = false;
+    cancel.disabled = true;
+  }
+}
+
+async function record() {
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  const rec = new MediaRecorder(stream);
+  const chunks: Blob[] = [];
+  rec.ondataavailable = (e) => chunks.push(e.data);
+  rec.onstop = () => {
+    audio = new Blob(chunks, { type: rec.mimeType });
+    stream.getTracks().forEach((t) => t.stop());
+    status.textContent = 'Recorded.';
+  };
+  rec.start();
+  status.textContent = 'Recording 4 s…';
+  setTimeout(() => rec.stop(), 4000);
 }
 
 async function main() {
-  const device = await createDevice();
-  const { info } = device;
-  row('adapter', [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / '));
+  const params = new URLSearchParams(location.search);
+  const choice = await defaultModel(params.get('model') ?? 'auto');
+  if (params.has('steps')) $<HTMLInputElement>('steps').value = params.get('steps')!;
+  $('model').textContent = `Model: ${choice.name}${choice.trained ? '' : ' — untrained weights for testing the engine; expect noise'}`;
+  $<HTMLImageElement>('preview').src = '/demo/samples/portrait.png';
+  $<HTMLInputElement>('image').onchange = (e) => {
+    image = (e.target as HTMLInputElement).files?.[0];
+    if (image) $<HTMLImageElement>('preview').src = URL.createObjectURL(image);
+  };
+  $<HTMLInputElement>('audio').onchange = (e) => (audio = (e.target as HTMLInputElement).files?.[0]);
+  $('record').onclick = () => record().catch((e: Error) => setState('error', e.message, 'bad'));
+  go.onclick = generate;
+  cancel.onclick = () => abort?.abort();
+  setState('loading', 'Loading the model…');
+  flap = await loadFlap(choice, { onProgress: (l, t) => (progress.value = t ? l / t : 0) });
+  const info = flap.device.info;
+  const table = $<HTMLTableElement>('info');
+  const row = (k: string, v: string) => {
+    const tr = table.insertRow();
+    tr.insertCell().textContent = k;
+    tr.insertCell().textContent = v;
+  };
+  row('adapter', [info.vendor, info.architecture, info.description].filter(Boolean).join(' / '));
   row('CPU-backed', String(info.isCpuBacked));
   row('features', Object.entries(info.features).map(([k, v]) => `${k}: ${v ? 'yes' : 'no'}`).join(', '));
-  for (const [k, v] of Object.entries(info.limits)) row(k, v.toLocaleString('en'));
-
-  const n = 1 << 16;
-  const a = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
-  const b = Float32Array.from({ length: 256 }, (_, i) => i / 256);
-  const t0 = performance.now();
-  const sum = device.scope(() => add(device.tensor([n / 256, 256], 'f32', a), device.tensor([256], 'f32', b)));
-  const got = await sum.read();
-  const ms = performance.now() - t0;
-  sum.release();
-  let maxErr = 0;
-  for (let i = 0; i < n; i++) maxErr = Math.max(maxErr, Math.abs(got[i]! - Math.fround(a[i]! + b[i % 256]!)));
-  const ok = maxErr === 0;
-  status.innerHTML = `<span class="${ok ? 'ok' : 'bad'}">Smoke kernel ${ok ? 'passed' : 'FAILED'}</span>: broadcasting add of ${n.toLocaleString('en')} elements in ${ms.toFixed(1)} ms, max error ${maxErr}.`;
-  document.body.dataset.smoke = ok ? 'passed' : 'failed';
+  progress.value = 0;
+  go.disabled = false;
+  setState('ready', info.isCpuBacked ? 'Ready. This adapter is a CPU (SwiftShader): a short clip takes minutes.' : 'Ready.');
+  if (params.has('auto')) void generate();
 }
 
 main().catch((e: unknown) => {
   const err = e as Error;
-  status.innerHTML = `<span class="bad">${err instanceof FlapError ? err.code : err.name}: ${err.message}</span>`;
-  document.body.dataset.smoke = 'error';
+  setState('error', `${err instanceof FlapError ? err.code : err.name}: ${err.message}`, 'bad');
 });

@@ -1,0 +1,75 @@
+/**
+ * Loading safetensors weights into any Module (or a sub-tree of a larger checkpoint, by prefix): the tensor
+ * table is checked against the module's parameters (names and shapes, strictly, every problem named) before
+ * anything is uploaded; then 1-D parameters (norms, biases) are widened to f32, linear weights stay as stored
+ * (f16 stays f16 unless `keepF16: false`), and every Conv2d/Conv1d re-lays its weight once (`prepare()`).
+ * On any error nothing stays allocated.
+ */
+import { cast } from '../ops/tensor/cast';
+import type { FlapDevice } from '../runtime/device';
+import type { Tensor } from '../runtime/tensor';
+import { loadToDevice, type WeightInput } from '../weights/load';
+import { bufferSource, SafetensorsReader, type Progress } from '../weights/safetensors';
+import { ShardedReader } from '../weights/sharded';
+import { Conv1d, Conv2d } from './layers';
+import { assignStateDict, checkStateDict, type Module } from './module';
+
+export interface LoadModuleOptions {
+  /** Only the file's tensors under this prefix (e.g. `unet.`), with the prefix stripped; default: all. */
+  prefix?: string;
+  /** Keep F16/BF16 linear and conv weights as f16 on the GPU (default true). */
+  keepF16?: boolean;
+  /** Names (after stripping the prefix) that may be in the file without a parameter; they are not uploaded. */
+  ignore?: (name: string) => boolean;
+  onProgress?: Progress;
+}
+
+/** Checks, uploads and prepares `module`'s weights from a safetensors file (bytes, a source or a reader). */
+export async function loadModuleWeights(device: FlapDevice, module: Module, weights: WeightInput, options: LoadModuleOptions = {}): Promise<void> {
+  const prefix = options.prefix ?? '';
+  const ignore = options.ignore ?? (() => false);
+  // A reader lets the table be checked before any byte of data is read (streams cannot seek: they go whole).
+  let reader: SafetensorsReader | ShardedReader | undefined;
+  if (weights instanceof SafetensorsReader || weights instanceof ShardedReader) reader = weights;
+  else if (weights instanceof Uint8Array || weights instanceof ArrayBuffer) reader = await SafetensorsReader.open(bufferSource(weights));
+  else if (!(weights instanceof ReadableStream)) reader = await SafetensorsReader.open(weights);
+
+  let names: string[] | undefined;
+  if (reader) {
+    const r = reader;
+    const entries = new Map<string, { shape: readonly number[]; dtype: string }>();
+    for (const name of r.names) {
+      if (!name.startsWith(prefix)) continue;
+      const info = r instanceof ShardedReader ? r.shardOf(name).info(name) : r.info(name);
+      entries.set(name.slice(prefix.length), { shape: info.shape, dtype: info.dtype });
+    }
+    checkStateDict(module, entries, ignore);
+    names = [...entries.keys()].filter((n) => !ignore(n)).map((n) => prefix + n);
+  } else if (prefix) {
+    throw new TypeError('loadModuleWeights: a prefix needs a seekable source (bytes, a ByteSource or a reader), not a stream');
+  }
+
+  const loaded = await loadToDevice(device, reader ?? weights, { names, keepF16: options.keepF16 ?? true, onProgress: options.onProgress });
+  const tensors = new Map([...loaded].map(([name, t]) => [name.slice(prefix.length), t]));
+  const owned = new Map<string, Tensor>();
+  try {
+    if (!reader) checkStateDict(module, new Map([...tensors].map(([n, t]) => [n, { shape: t.shape, dtype: t.dtype }])), ignore);
+    for (const [name, t] of tensors) {
+      if (ignore(name)) {
+        t.release();
+        continue;
+      }
+      // Norm affines and biases are tiny and read by f32-only kernels: widen them once here.
+      if (t.rank === 1 && t.dtype === 'f16') {
+        owned.set(name, cast(t, 'f32').keep());
+        t.release();
+      } else owned.set(name, t);
+    }
+    assignStateDict(module, owned);
+    for (const m of module.modules()) if (m instanceof Conv2d || m instanceof Conv1d) m.prepare();
+  } catch (e) {
+    for (const t of [...tensors.values(), ...owned.values()]) t.release();
+    module.release();
+    throw e;
+  }
+}

@@ -79,7 +79,7 @@ export interface GeneratedVideo {
   coefficients: CoefficientSequence;
   /** The speech as used (mono, 16 kHz). */
   audio: { samples: Float32Array; sampleRate: number };
-  /** Peak GPU bytes in use during the call. */
+  /** Peak GPU bytes in use during the call, weights included. */
   peakBytes: number;
 }
 
@@ -149,7 +149,6 @@ export class Flap {
     }
     req.signal?.throwIfAborted();
 
-    const before = device.stats.bytesInUse;
     device.resetPeak();
     report({ stage: 'coefficients', fraction: 0.02 });
     const coeffTensor = audioToCoefficients(model, device, audio, refCoeffs);
@@ -192,7 +191,7 @@ export class Flap {
     } finally {
       releaseReference(ref);
     }
-    const peakBytes = device.stats.peakBytesInUse - before;
+    const peakBytes = device.stats.peakBytesInUse;
     report({ stage: 'done', fraction: 1 });
     return { frames: out, width: cfg.video.width, height: cfg.video.height, fps: cfg.video.fps, coefficients, audio: { samples: audio, sampleRate: cfg.video.sample_rate }, peakBytes };
   }

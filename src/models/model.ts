@@ -18,6 +18,7 @@ import { CoeffEncoder } from './coeff_encoder';
 import type { AutoencoderConfig, FlapConfig } from './config';
 import { Conv1d, Conv2d } from './layers';
 import { assignStateDict, checkStateDict, Module } from './module';
+import { TemporalAttention } from './motion_module';
 import { ReferenceNet } from './reference_net';
 import { UNet } from './unet';
 
@@ -72,7 +73,10 @@ export class FlapModel extends Module {
         } else owned.set(name, t);
       }
       assignStateDict(this, owned);
-      for (const m of this.modules()) if (m instanceof Conv2d || m instanceof Conv1d) m.prepare();
+      for (const m of this.modules()) {
+        if (m instanceof Conv2d || m instanceof Conv1d) m.prepare();
+        else if (m instanceof TemporalAttention) m.prepare(device);
+      }
       await this.audio_encoder.prepare(device);
     } catch (e) {
       for (const t of [...tensors.values(), ...owned.values()]) t.release();

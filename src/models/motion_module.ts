@@ -6,6 +6,7 @@
 import { ShapeError } from '../errors';
 import { add } from '../ops/math/binary';
 import { temporalAttention } from '../ops/nn/attention';
+import type { FlapDevice } from '../runtime/device';
 import type { Tensor } from '../runtime/tensor';
 import { Attention, FeedForward } from './attention';
 import { interleavedPositions } from './embeddings';
@@ -19,12 +20,17 @@ export class TemporalAttention extends Attention {
     super(dim, { heads, dimHead: dim / heads });
   }
 
+  /** Uploads the frame-position table once (at load, so generation allocates nothing that outlives it). */
+  prepare(device: FlapDevice): void {
+    this.positions ??= device.tensor([this.maxFrames, 1, this.dim], 'f32', interleavedPositions(this.maxFrames, this.dim)).keep();
+  }
+
   /** normed [B·F, P, C] (frames of a clip consecutive) → to_out(attention over frames) + residual. */
   temporal(normed: Tensor, frames: number, residual: Tensor): Tensor {
     if (frames > this.maxFrames) throw new ShapeError(`${frames} frames exceed the temporal position table (${this.maxFrames})`);
     const [bf, p, c] = normed.shape as [number, number, number];
     const device = normed.device;
-    if (!this.positions) this.positions = device.tensor([this.maxFrames, 1, c], 'f32', interleavedPositions(this.maxFrames, c)).keep();
+    this.prepare(device);
     return device.scope(() => {
       const pe = this.positions!.view(0, [frames, 1, c]);
       const x = add(normed.reshape([bf / frames, frames, p, c]), pe).reshape([bf, p, c]);

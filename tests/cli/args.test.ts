@@ -1,0 +1,38 @@
+/** `flap-webgpu render` argument parsing: every control flag lands in the controls; bad values are refused. */
+import { describe, expect, it } from 'vitest';
+import { parseCliArgs, parseKeyframes } from '../../src/cli/args';
+import { InputError } from '../../src/errors';
+
+describe('flap-webgpu render arguments', () => {
+  it('maps flags to controls and sampling options', () => {
+    const o = parseCliArgs(['render', '--yaw', '10', '--pitch=-5', '--blink-rate', '30', '--blink-ms', '200', '--expression-scale', '1.5',
+      '--preset', 'nod', '--amplitude', '0.5', '--sampler', 'ddim', '--steps', '3', '--guidance', '2.5', '--seed', '7', '--out', 'x.mp4']);
+    if (o === 'help') throw new Error('unexpected help');
+    expect(o.format).toBe('mp4');
+    expect(o.controls.pose).toEqual({ offset: { yaw: 10, pitch: -5, roll: undefined }, presets: [{ name: 'nod' }], amplitude: 0.5 });
+    expect(o.controls.blinks).toEqual({ mode: 'auto', ratePerMinute: 30, durationMs: 200 });
+    expect(o.controls.expression).toEqual({ intensity: 1.5 });
+    expect([o.sampler, o.steps, o.guidanceScale, o.seed]).toEqual(['ddim', 3, 2.5, 7]);
+    expect(parseCliArgs(['--help'])).toBe('help');
+    const fixed = parseCliArgs(['--pose', 'fixed', '--yaw', '20']);
+    expect(fixed !== 'help' && fixed.controls.pose).toEqual({ mode: 'fixed', fixed: { yaw: 20, pitch: undefined, roll: undefined } });
+  });
+
+  it('parses keyframes', () => {
+    expect(parseKeyframes('0:0,0,0; 1:20,5,-3')).toEqual([{ t: 0, yaw: 0, pitch: 0, roll: 0 }, { t: 1, yaw: 20, pitch: 5, roll: -3 }]);
+  });
+
+  it.each([
+    [['--steps', '0'], /--steps/],
+    [['--yaw', 'NaN'], /--yaw/],
+    [['--yaw', '200'], /--yaw/],
+    [['--keyframes', '1:2'], /--keyframes/],
+    [['--sampler', 'euler'], /--sampler/],
+    [['--out', 'video.gif'], /--out/],
+    [['--coeffs-mode', 'blend'], /needs --coeffs/],
+    [['paint'], /unknown command/],
+  ])('refuses %j', (args, message) => {
+    expect(() => parseCliArgs(args)).toThrow(InputError);
+    expect(() => parseCliArgs(args)).toThrow(message);
+  });
+});

@@ -1,4 +1,5 @@
 /** Multi-head attention with diffusers' names (`to_q`, `to_k`, `to_v`, `to_out.0`) and the GEGLU feed-forward. */
+import { ShapeError } from '../errors';
 import { attentionStrided, type Strides } from '../ops/nn/attention';
 import { geglu } from '../ops/math/unary';
 import type { Tensor } from '../runtime/tensor';
@@ -42,21 +43,27 @@ export class Attention extends Module {
 
   /**
    * x [B, Lq, C] attends to `context` [B, Lk, Cc] (x itself by default) and, with `extra`, also to those keys
-   * and values as if concatenated after the context's; `extra` of batch 1 is shared by every item (stride 0).
+   * and values as if concatenated after the context's; `extra` of batch V splits the B items into V groups of
+   * consecutive ones (a video's frames), each reading its own K/V without a copy (batch 1: shared by all).
    * `residual` is added by the output projection.
    */
   forward(x: Tensor, options: { context?: Tensor; extra?: KeyValue; residual?: Tensor } = {}): Tensor {
     const context = options.context ?? x;
     const [b, lq] = x.shape as [number, number, number];
     const lk = context.shape[1]!;
+    const extra = options.extra;
+    // Items are (source, item-of-source) pairs: with `extra` of batch V, the B items are V groups of B/V
+    // consecutive ones (videos × frames) that all read their group's K/V through a batch stride of 0.
+    const groups = extra ? extra.k.shape[0]! : b;
+    if (b % groups !== 0) throw new ShapeError(`Attention: ${b} items do not split into the ${groups} groups of the extra keys/values`);
+    const per = b / groups;
     const q = this.to_q.forward(x);
     const k = this.to_k.forward(context);
     const v = this.to_v.forward(context);
     const c = this.heads * this.dimHead;
-    const flat = (l: number): Strides => [l * c, 0, c, this.dimHead];
-    const extra = options.extra;
+    const flat = (l: number): Strides => [per * l * c, l * c, c, this.dimHead];
     const lk2 = extra ? extra.k.shape[1]! : 0;
-    const extraStrides: Strides = extra && extra.k.shape[0] === 1 ? [0, 0, c, this.dimHead] : flat(lk2);
+    const extraStrides: Strides = [lk2 * c, 0, c, this.dimHead];
     const attended = attentionStrided({
       q: { tensor: q, strides: flat(lq) },
       k: { tensor: k, strides: flat(lk) },
@@ -64,7 +71,7 @@ export class Attention extends Module {
       k2: extra && { tensor: extra.k, strides: extraStrides },
       v2: extra && { tensor: extra.v, strides: extraStrides },
       out: { shape: [b, lq, c], strides: flat(lq) },
-      batch: [b, 1],
+      batch: [groups, per],
       heads: this.heads,
       headDim: this.dimHead,
       lq,

@@ -20,6 +20,7 @@ import { UNet } from '../../src/models/unet';
 import { silu } from '../../src/ops/math/unary';
 import type { FlapDevice } from '../../src/runtime/device';
 import type { Tensor } from '../../src/runtime/tensor';
+import { ShapeError } from '../../src/errors';
 import { assert, assertEqual, assertThrows } from '../harness/assert';
 import type { CaseContext, Cases } from '../harness/cases';
 import { fixtureBytes, loadFixture, parity, toChannelsLast, type FixtureTensor } from '../harness/fixtures';
@@ -116,6 +117,30 @@ export const cases: Cases = {
   'Transformer2DModel with expression path and shared reference tokens, 5x3 (f16 weights)': transformerCase(true),
   'Transformer2DModel with expression path and shared reference tokens, 5x3 (f32 weights)': transformerCase(false),
 
+  'Transformer2DModel: 2 videos × 3 frames, each video reading its own reference K/V (no copy)': (t) =>
+    runCase(t, 'transformer', new Transformer2DModel('x', 2, 12, 24, 20, 4, true), (m, fx) => {
+      const g = (k: string) => get(fx, `transformer.${k}`);
+      const reference = m.transformer_blocks[0].attn1.keyValue(upload(t.device, g('reference_videos')));
+      const { out, normed } = m.forward(nhwc(t.device, g('x')), upload(t.device, g('pose')), upload(t.device, g('expr')), reference);
+      normed.release();
+      return new Map([['out_videos', { tensor: out, nchw: true }]]);
+    }),
+
+  'Transformer2DModel refuses items that do not split into the reference groups': async (t) => {
+    const { bytes, tensors: fx } = await fixture(t);
+    const m = new Transformer2DModel('x', 2, 12, 24, 20, 4, true);
+    await loadModuleWeights(t.device, m, bytes, { prefix: 'transformer.weights.' });
+    try {
+      await t.device.scopeAsync(async () => {
+        const g = (k: string) => get(fx, `transformer.${k}`);
+        const reference = m.transformer_blocks[0].attn1.keyValue(upload(t.device, { shape: [4, 13, 24], data: new Float32Array(4 * 13 * 24) }));
+        await assertThrows(() => m.forward(nhwc(t.device, g('x')), upload(t.device, g('pose')), upload(t.device, g('expr')), reference), ShapeError, /6 items do not split into the 4 groups/);
+      });
+    } finally {
+      m.release();
+    }
+  },
+
   'Transformer2DModel without expression path or reference': (t) =>
     runCase(t, 'transformer_plain', new Transformer2DModel('x', 2, 12, 24, 20, 4, false), (m, fx) => {
       const g = (k: string) => get(fx, `transformer_plain.${k}`);
@@ -175,6 +200,6 @@ export const cases: Cases = {
     await assertThrows(() => loadModuleWeights(t.device, r, bytes, { prefix: 'motion.weights.' }), WeightsError, /unexpected \(\d+\): temporal_transformer\./);
     await t.device.flush();
     assertEqual(t.device.stats.bytesInUse, before, 'bytes in use after failed loads');
-    t.log(err.message.split('\n')[0]!);
+    t.log(`refused: ${err.missing.length} missing, ${err.unexpected.length} unexpected, ${err.mismatched.length} mis-shaped`);
   },
 };

@@ -10,7 +10,8 @@ has them). Cases:
   resnet        ResnetBlock2D 24→40 (1x1 shortcut) with a time embedding; x [3, 24, 7, 5], temb [3, 64] → out
   resnet_plain  ResnetBlock2D 16→16 without time embedding; x [2, 16, 6, 6] → out
   transformer   Transformer2DModel (2 heads × 12, cross 20, expression path) with reference tokens [1, 13, 24]
-                shared by 6 items; x [6, 24, 5, 3], pose [6, 2, 20], expr [6, 3, 20] → out, normed
+                shared by 6 items; x [6, 24, 5, 3], pose [6, 2, 20], expr [6, 3, 20] → out, normed; and the
+                same x as 2 videos of 3 frames with reference_videos [2, 13, 24] → out_videos
   transformer_plain  the same without expression path and reference; x [2, 24, 4, 4], pose [2, 3, 20] → out
   motion        VanillaTemporalModule 24 channels, 2 heads; x [10, 24, 3, 4] as 2 clips of 5 frames → out
   reference_net ReferenceNet of the test config on latent [1, 4, 8, 6] → features.<transformer name>
@@ -80,6 +81,10 @@ def main() -> None:
         x, pose, expr, ref = rand(6, 24, 5, 3), rand(6, 2, 20), rand(6, 3, 20), rand(1, 13, 24)
         y, normed = m(x, pose, expr, ref.repeat_interleave(6, dim=0))
         put("transformer", m, x=x, pose=pose, expr=expr, reference=ref, out=y, normed=normed)
+        # Two videos of 3 frames, each with its own portrait tokens (repeated per frame, as run_attention does).
+        ref2 = rand(2, 13, 24)
+        y2, _ = m(x, pose, expr, ref2.repeat_interleave(3, dim=0))
+        put("transformer", None, reference_videos=ref2, out_videos=y2)
 
         m = randomise(Transformer2DModel(2, 12, 24, 20, 4, False), g)
         x, pose = rand(2, 24, 4, 4), rand(2, 3, 20)

@@ -107,7 +107,25 @@ export function parseConfig(json: unknown): FlapConfig {
   if (unet.down_block_types.length !== unet.block_out_channels.length || unet.up_block_types.length !== unet.block_out_channels.length) {
     throw new InputError('config', 'unet needs one down and one up block type per entry of block_out_channels');
   }
+  const blockTypes = (field: string, list: string[], allowed: string[]) => {
+    const bad = list.find((t) => !allowed.includes(t));
+    if (bad !== undefined) throw new InputError('config', `${field} has ${JSON.stringify(bad)}; expected one of ${allowed.join(', ')}`);
+  };
+  blockTypes('unet.down_block_types', unet.down_block_types, ['CrossAttnDownBlock2D', 'DownBlock2D']);
+  blockTypes('unet.up_block_types', unet.up_block_types, ['CrossAttnUpBlock2D', 'UpBlock2D']);
+  // Zero heads or groups would pass the integer check but divide by zero in the modules.
+  for (const key of ['num_attention_heads', 'norm_num_groups', 'motion_num_attention_heads', 'cross_attention_dim', 'layers_per_block'] as const) {
+    if (unet[key] < 1) throw new InputError('config', `unet.${key} must be at least 1 (got ${unet[key]})`);
+  }
+  for (const width of unet.block_out_channels) {
+    for (const [key, n] of [['num_attention_heads', unet.num_attention_heads], ['norm_num_groups', unet.norm_num_groups], ['motion_num_attention_heads', unet.motion_num_attention_heads]] as const) {
+      if (width % n !== 0) throw new InputError('config', `unet.block_out_channels entry ${width} is not divisible by unet.${key} (${n})`);
+    }
+  }
   const video = cfg.video as VideoConfig;
   if (video.height % 8 !== 0 || video.width % 8 !== 0) throw new InputError('config', `video ${video.width}x${video.height} is not a multiple of 8`);
+  if (unet.motion_modules && video.frames_per_clip + video.motion_frames > unet.motion_max_frames) {
+    throw new InputError('config', `a clip of ${video.frames_per_clip} + ${video.motion_frames} motion frames exceeds unet.motion_max_frames (${unet.motion_max_frames})`);
+  }
   return { name: String(cfg.name ?? 'unnamed'), ...cfg } as unknown as FlapConfig;
 }

@@ -1,4 +1,4 @@
-"""Writes tests/fixtures/unet_blocks.safetensors: UNet-side modules of the PyTorch reference on their own, at
+"""Writes tests/fixtures/unet_blocks.safetensors (and unet_names.json, see the end of main): UNet-side modules of the PyTorch reference on their own, at
 shapes the whole-model fixtures do not reach (odd and non-square sizes, several frames and videos, distinct
 timesteps per item, reference features shared by every frame), for tests/models/blocks.cases.ts.
 
@@ -40,6 +40,7 @@ from flap_ref.unet_blocks import Context  # noqa: E402
 
 SEED = 5150
 OUT = os.path.join(ROOT, "tests", "fixtures", "unet_blocks.safetensors")
+NAMES = os.path.join(ROOT, "tests", "fixtures", "unet_names.json")
 
 
 def randomise(module: torch.nn.Module, g: torch.Generator) -> torch.nn.Module:
@@ -116,6 +117,21 @@ def main() -> None:
     save_file(out, OUT, {"generator": "tests/models/make_unet_cases.py", "seed": str(SEED),
                          "torch": torch.__version__})
     print(f"{OUT}: {len(out)} tensors, {os.path.getsize(OUT)} bytes")
+
+    # Parameter names and shapes of the mini and test UNets (denoiser and ReferenceNet), for the TypeScript
+    # module trees to match name for name (tests/models/unet_config.test.ts). sd15 is too big to build here;
+    # that test checks it by its known SD-1.5 parameter count instead.
+    names = {}
+    for cfg_name in ("test", "mini"):
+        with open(os.path.join(ROOT, "weights-tools", "configs", f"{cfg_name}.json")) as f:
+            cfg = json.load(f)["unet"]
+        names[cfg_name] = {
+            "unet": [[k, list(v.shape)] for k, v in UNet(cfg, temporal=True).state_dict().items()],
+            "reference_net": [[k, list(v.shape)] for k, v in ReferenceNet(cfg).state_dict().items()],
+        }
+    with open(NAMES, "w") as f:
+        json.dump(names, f, separators=(",", ":"))
+    print(f"{NAMES}: {os.path.getsize(NAMES)} bytes")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
  * table is checked against the module's parameters (names and shapes, strictly, every problem named) before
  * anything is uploaded; then 1-D parameters (norms, biases) are widened to f32, linear weights stay as stored
  * (f16 stays f16 unless `keepF16: false`), and every Conv2d/Conv1d re-lays its weight once (`prepare()`).
- * On any error nothing stays allocated.
+ * On any error nothing stays allocated. From a stream (which cannot seek) the whole file is uploaded and checked
+ * afterwards; from bytes, a ByteSource or a reader only the prefix's tensors are read, after the check.
  */
 import { cast } from '../ops/tensor/cast';
 import type { FlapDevice } from '../runtime/device';
@@ -45,12 +46,15 @@ export async function loadModuleWeights(device: FlapDevice, module: Module, weig
     }
     checkStateDict(module, entries, ignore);
     names = [...entries.keys()].filter((n) => !ignore(n)).map((n) => prefix + n);
-  } else if (prefix) {
-    throw new TypeError('loadModuleWeights: a prefix needs a seekable source (bytes, a ByteSource or a reader), not a stream');
   }
 
   const loaded = await loadToDevice(device, reader ?? weights, { names, keepF16: options.keepF16 ?? true, onProgress: options.onProgress });
-  const tensors = new Map([...loaded].map(([name, t]) => [name.slice(prefix.length), t]));
+  // A stream cannot skip ahead: everything was uploaded, so what lies outside the prefix is dropped now.
+  const tensors = new Map<string, Tensor>();
+  for (const [name, t] of loaded) {
+    if (name.startsWith(prefix)) tensors.set(name.slice(prefix.length), t);
+    else t.release();
+  }
   const owned = new Map<string, Tensor>();
   try {
     if (!reader) checkStateDict(module, new Map([...tensors].map(([n, t]) => [n, { shape: t.shape, dtype: t.dtype }])), ignore);

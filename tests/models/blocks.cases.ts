@@ -185,6 +185,30 @@ export const cases: Cases = {
       ]);
     }),
 
+  'loading from a stream by prefix (the rest of the file is dropped), then the same forward': async (t) => {
+    const { bytes, tensors: fx } = await fixture(t);
+    await t.device.flush();
+    const before = t.device.stats.bytesInUse;
+    const m = new ResnetBlock2D(16, 16, null, 4, 1e-6);
+    // Uneven chunks, so tensors straddle chunk boundaries.
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 65_537) controller.enqueue(bytes.subarray(i, i + 65_537));
+        controller.close();
+      },
+    });
+    await loadModuleWeights(t.device, m, stream, { prefix: 'resnet_plain.weights.' });
+    try {
+      const out = t.device.scope(() => m.forward(nhwc(t.device, get(fx, 'resnet_plain.x'))).keep());
+      t.log(parity('resnet_plain.out (streamed weights)', await out.read(), toChannelsLast(get(fx, 'resnet_plain.out'))));
+      out.release();
+    } finally {
+      m.release();
+    }
+    await t.device.flush();
+    assertEqual(t.device.stats.bytesInUse, before, 'bytes in use after the streamed load and release');
+  },
+
   'loading names every missing, unexpected and mis-shaped tensor, and keeps nothing': async (t) => {
     const { bytes } = await fixture(t);
     await t.device.flush();

@@ -8,7 +8,7 @@
  * that the forward reads nothing back and that releasing the module and the results frees every byte.
  */
 import testConfig from '../../weights-tools/configs/test.json';
-import { parseConfig } from '../../src/models/config';
+import { parseConfig, type UNetConfig } from '../../src/models/config';
 import { loadModuleWeights } from '../../src/models/load';
 import type { Module } from '../../src/models/module';
 import { WeightsError } from '../../src/models/module';
@@ -27,6 +27,19 @@ import { fixtureBytes, loadFixture, parity, toChannelsLast, type FixtureTensor }
 
 const unetConfig = parseConfig(testConfig).unet;
 const FILE = 'unet_blocks.safetensors';
+/** make_unet_cases.py's DEEP_UNET overrides of the test config's UNet. */
+const deepConfig: UNetConfig = {
+  ...unetConfig,
+  block_out_channels: [16, 24, 32],
+  down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'],
+  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'],
+  layers_per_block: 2,
+  num_attention_heads: 2,
+  cross_attention_dim: 12,
+  norm_num_groups: 4,
+  expression_attention: false,
+  motion_num_attention_heads: 4,
+};
 
 const files = new Map<string, Promise<{ bytes: Uint8Array; tensors: Map<string, FixtureTensor> }>>();
 function fixture(t: CaseContext) {
@@ -179,6 +192,19 @@ export const cases: Cases = {
       }
       const expected = [...fx.keys()].filter((k) => k.startsWith('unet.intermediates.')).map((k) => k.slice('unet.'.length));
       assertEqual(intermediates.size, expected.length, 'recorded block outputs');
+      return new Map([
+        ...[...intermediates].map(([k, v]) => [`intermediates.${k}`, { tensor: v, nchw: true }] as const),
+        ['out', { tensor: out, nchw: true }],
+      ]);
+    }),
+
+  'temporal UNet with 2 layers per block and 3 levels, no expression path, no reference, 8x12': (t) =>
+    runCase(t, 'unet_deep', new UNet(deepConfig, true), (m, fx) => {
+      const g = (k: string) => get(fx, `unet_deep.${k}`);
+      const sample = nhwc(t.device, g('sample'));
+      const intermediates = new Map<string, Tensor>();
+      const out = m.forward(sample, [...g('timesteps').data], { pose: upload(t.device, g('pose')), frames: sample.shape[0]!, intermediates });
+      assertEqual(intermediates.size, 7, 'recorded block outputs (3 down, mid, 3 up)');
       return new Map([
         ...[...intermediates].map(([k, v]) => [`intermediates.${k}`, { tensor: v, nchw: true }] as const),
         ['out', { tensor: out, nchw: true }],

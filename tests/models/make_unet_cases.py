@@ -17,6 +17,8 @@ has them). Cases:
   reference_net ReferenceNet of the test config on latent [1, 4, 8, 6] → features.<transformer name>
   unet          the temporal test UNet on sample [3, 4, 8, 6] (one video of 3 frames), timesteps [999, 500, 1],
                 the ReferenceNet's features → out and block outputs (intermediates.<block>)
+  unet_deep     a 3-level UNet with 2 layers per block, no expression path, no reference (DEEP_UNET below);
+                sample [2, 4, 8, 12], timesteps [37, 801], pose [2, 3, 12] → out, intermediates.<block>
 """
 
 from __future__ import annotations
@@ -39,6 +41,18 @@ from flap_ref.unet import UNet  # noqa: E402
 from flap_ref.unet_blocks import Context  # noqa: E402
 
 SEED = 5150
+# unet_deep: the test config's UNet with these overrides (tests/models/blocks.cases.ts repeats them).
+DEEP_UNET = {
+    "block_out_channels": [16, 24, 32],
+    "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+    "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+    "layers_per_block": 2,
+    "num_attention_heads": 2,
+    "cross_attention_dim": 12,
+    "norm_num_groups": 4,
+    "expression_attention": False,
+    "motion_num_attention_heads": 4,
+}
 OUT = os.path.join(ROOT, "tests", "fixtures", "unet_blocks.safetensors")
 NAMES = os.path.join(ROOT, "tests", "fixtures", "unet_names.json")
 
@@ -112,6 +126,17 @@ def main() -> None:
         inter: dict[str, torch.Tensor] = {}
         y = unet(sample, timesteps, Context(pose, expr, frames=frames, reference=features, intermediates=inter))
         put("unet", unet, sample=sample, timesteps=timesteps, pose=pose, expr=expr, out=y,
+            **{f"intermediates.{n}": v for n, v in inter.items()})
+
+        # Two layers per block and three levels (the test and mini configs have one layer per block), no
+        # expression path, no reference: skip bookkeeping of sd15-like blocks at a tiny width.
+        deep_cfg = {**unet_cfg, **DEEP_UNET}
+        deep = randomise(UNet(deep_cfg, temporal=True), g)
+        sample, pose = rand(2, 4, 8, 12), rand(2, 3, 12)
+        timesteps = torch.tensor([37, 801])
+        inter = {}
+        y = deep(sample, timesteps, Context(pose, None, frames=2, intermediates=inter))
+        put("unet_deep", deep, sample=sample, timesteps=timesteps, pose=pose, out=y,
             **{f"intermediates.{n}": v for n, v in inter.items()})
 
     save_file(out, OUT, {"generator": "tests/models/make_unet_cases.py", "seed": str(SEED),

@@ -3,6 +3,7 @@
  * conditioned on per-frame pose and expression tokens, with AnimateDiff motion modules when temporal.
  * Activations are channels last: sample [N, H, W, C].
  */
+import { ShapeError } from '../errors';
 import { silu } from '../ops/math/unary';
 import type { Tensor } from '../runtime/tensor';
 import type { KeyValue } from './attention';
@@ -67,8 +68,37 @@ export class UNet extends Module {
     return out;
   }
 
+  /** Shape errors up front, named, instead of deep inside an op. */
+  checkInputs(sample: Tensor, timesteps: readonly number[], ctx: UNetContext): void {
+    const c = this.config;
+    const where = this.temporal ? 'UNet' : 'ReferenceNet';
+    const [n, h, w, ch] = sample.shape as [number, number, number, number];
+    if (sample.rank !== 4 || ch !== c.in_channels) throw new ShapeError(`${where}: sample must be [N, H, W, ${c.in_channels}] (got [${sample.shape.join(', ')}])`);
+    const scale = 2 ** (c.block_out_channels.length - 1);
+    if (h % scale !== 0 || w % scale !== 0) throw new ShapeError(`${where}: latent ${h}x${w} must be a multiple of ${scale} (one halving per level)`);
+    if (timesteps.length !== n) throw new ShapeError(`${where}: ${timesteps.length} timesteps for ${n} items`);
+    if (!Number.isInteger(ctx.frames) || ctx.frames < 1 || n % ctx.frames !== 0) throw new ShapeError(`${where}: ${n} items are not whole clips of ${ctx.frames} frames`);
+    if (this.temporal && c.motion_modules && ctx.frames > c.motion_max_frames) throw new ShapeError(`${where}: ${ctx.frames} frames exceed motion_max_frames (${c.motion_max_frames})`);
+    const tokens = (name: string, t: Tensor | undefined) => {
+      if (!t) return;
+      if (t.rank !== 3 || t.shape[0] !== n || t.shape[2] !== c.cross_attention_dim) {
+        throw new ShapeError(`${where}: ${name} tokens must be [${n}, K, ${c.cross_attention_dim}] (got [${t.shape.join(', ')}])`);
+      }
+    };
+    tokens('pose', ctx.pose);
+    tokens('expression', ctx.expr);
+    if (c.expression_attention && !ctx.expr) throw new ShapeError(`${where}: the config has an expression path but no expression tokens were given`);
+    for (const [key, kv] of ctx.reference ?? []) {
+      const groups = kv.k.shape[0]!;
+      if (n % groups !== 0 || (groups > 1 && (n / groups) % ctx.frames !== 0)) {
+        throw new ShapeError(`${where}: reference ${key} has ${groups} items; ${n} items (clips of ${ctx.frames}) do not split into them`);
+      }
+    }
+  }
+
   /** sample [N, H, W, in] (videos × frames, frames consecutive), one timestep per item → [N, H, W, out]. */
   forward(sample: Tensor, timesteps: readonly number[], ctx: UNetContext): Tensor {
+    this.checkInputs(sample, timesteps, ctx);
     const device = sample.device;
     const record = (name: string, t: Tensor) => ctx.intermediates?.set(name, device.scope(() => t.reshape(t.shape)).keep());
     return device.scope(() => {

@@ -211,6 +211,29 @@ export const cases: Cases = {
       ]);
     }),
 
+  'UNet refuses mis-shaped inputs with a ShapeError naming them, before any GPU work': async (t) => {
+    const m = new UNet(unetConfig, true);
+    const d = t.device;
+    await d.scopeAsync(async () => {
+      const dispatches = d.stats.dispatches;
+      const pose = (n: number, dim = 32) => d.tensor([n, 2, dim], 'f32');
+      const ok = { pose: pose(4), expr: pose(4), frames: 4 };
+      const sample = d.tensor([4, 8, 6, 4], 'f32');
+      const refuse = (what: RegExp, fn: () => unknown) => assertThrows(fn, ShapeError, what);
+      await refuse(/sample must be \[N, H, W, 4\] \(got \[4, 8, 6, 3\]\)/, () => m.forward(d.tensor([4, 8, 6, 3], 'f32'), [1, 1, 1, 1], ok));
+      await refuse(/latent 7x6 must be a multiple of 2/, () => m.forward(d.tensor([4, 7, 6, 4], 'f32'), [1, 1, 1, 1], ok));
+      await refuse(/3 timesteps for 4 items/, () => m.forward(sample, [1, 1, 1], ok));
+      await refuse(/4 items are not whole clips of 3 frames/, () => m.forward(sample, [1, 1, 1, 1], { ...ok, frames: 3 }));
+      await refuse(/pose tokens must be \[4, K, 32\] \(got \[4, 2, 20\]\)/, () => m.forward(sample, [1, 1, 1, 1], { ...ok, pose: pose(4, 20) }));
+      await refuse(/expression tokens must be \[4, K, 32\]/, () => m.forward(sample, [1, 1, 1, 1], { ...ok, expr: pose(2) }));
+      await refuse(/expression path but no expression tokens/, () => m.forward(sample, [1, 1, 1, 1], { pose: pose(4), frames: 4 }));
+      const kv = { k: d.tensor([3, 12, 48], 'f32'), v: d.tensor([3, 12, 48], 'f32') };
+      await refuse(/reference mid_block.attentions.0 has 3 items/, () => m.forward(sample, [1, 1, 1, 1], { ...ok, reference: new Map([['mid_block.attentions.0', kv]]) }));
+      assertEqual(d.stats.dispatches, dispatches, 'dispatches before the refusals');
+    });
+    m.release();
+  },
+
   'loading from a stream by prefix (the rest of the file is dropped), then the same forward': async (t) => {
     const { bytes, tensors: fx } = await fixture(t);
     await t.device.flush();

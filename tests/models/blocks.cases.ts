@@ -76,6 +76,8 @@ async function runCase<M extends Module>(
   await device.flush();
   const before = device.stats.bytesInUse;
   await loadModuleWeights(device, module, bytes, { prefix: `${name}.weights.`, keepF16 });
+  const weights = device.stats.bytesInUse - before;
+  device.resetPeak();
   const results = device.scope(() => {
     const readbacks = device.stats.readbacks;
     const out = body(module, fx);
@@ -83,6 +85,8 @@ async function runCase<M extends Module>(
     assertEqual(device.stats.readbacks, readbacks, `readbacks during ${name}'s forward`);
     return out;
   });
+  const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
+  t.log(`${name}: weights ${kib(weights)}, peak of the forward ${kib(device.stats.peakBytesInUse - before - weights)} above them, ${kib(device.stats.bytesInUse - before - weights)} held by the results`);
   try {
     for (const [key, { tensor, nchw }] of results) {
       const expected = get(fx, `${name}.${key}`);

@@ -37,10 +37,18 @@ class MatMul(nn.Module):
         return a @ b
 
 
+def _random_affine(module: nn.Module) -> nn.Module:
+    """Norm layers start at weight 1 / bias 0; random ones make a swapped scale and shift visible in tests."""
+    with torch.no_grad():
+        module.weight.normal_(1.0, 0.5)
+        module.bias.normal_(0.0, 0.5)
+    return module
+
+
 class GroupNormSiLU(nn.Module):
     def __init__(self, groups: int, channels: int):
         super().__init__()
-        self.norm = nn.GroupNorm(groups, channels, eps=1e-5)
+        self.norm = _random_affine(nn.GroupNorm(groups, channels, eps=1e-5))
 
     def forward(self, x):
         return F.silu(self.norm(x))
@@ -74,7 +82,7 @@ OPS = {
                                            "v": (s["b"], s["heads"], s["s"], s["d"])}),
                   lambda s: 4 * s["b"] * s["heads"] * s["l"] * s["s"] * s["d"]),
     "layernorm": (("m", "c"),
-                  lambda s: (nn.LayerNorm(s["c"], eps=1e-5), {"x": (s["m"], s["c"])}),
+                  lambda s: (_random_affine(nn.LayerNorm(s["c"], eps=1e-5)), {"x": (s["m"], s["c"])}),
                   lambda s: 8 * s["m"] * s["c"]),
 }
 
@@ -151,11 +159,17 @@ class Decode(nn.Module):
 
 
 def _load_part(module: nn.Module, tensors: dict, prefix: str):
+    """Loads the tensors under `prefix` into `module`, refusing any missing, extra or re-shaped one."""
     part = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-    missing, unexpected = module.load_state_dict(part, strict=False)
-    if missing or unexpected:
+    own = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    missing = sorted(set(own) - set(part))
+    unexpected = sorted(set(part) - set(own))
+    reshaped = sorted(k for k in set(own) & set(part) if tuple(part[k].shape) != own[k])
+    if missing or unexpected or reshaped:
         raise KeyError(f"weights under {prefix!r}: {len(missing)} missing (e.g. {missing[:3]}), "
-                       f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})")
+                       f"{len(unexpected)} unexpected (e.g. {unexpected[:3]}), {len(reshaped)} re-shaped "
+                       f"(e.g. {reshaped[:3]})")
+    module.load_state_dict(part, strict=True)
 
 
 def reference_input_names(keys: list[str]) -> list[str]:

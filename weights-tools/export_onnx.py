@@ -57,8 +57,12 @@ class GroupNormSiLU(nn.Module):
 class Attention(nn.Module):
     """softmax(Q Kᵀ / sqrt(d)) V written out (torch 1.13 has no SDPA), on [B, heads, L, d] tensors."""
 
+    def __init__(self, head_dim: int):
+        super().__init__()
+        self.scale = 1.0 / math.sqrt(head_dim)  # a constant, not read off the traced shape
+
     def forward(self, q, k, v):
-        scores = q @ k.transpose(-1, -2) * (1.0 / math.sqrt(q.shape[-1]))
+        scores = q @ k.transpose(-1, -2) * self.scale
         return torch.softmax(scores, dim=-1) @ v
 
 
@@ -77,7 +81,7 @@ OPS = {
                        lambda s: (GroupNormSiLU(s["g"], s["c"]), {"x": (s["n"], s["c"], s["h"], s["w"])}),
                        lambda s: 10 * s["n"] * s["c"] * s["h"] * s["w"]),
     "attention": (("b", "heads", "l", "s", "d"),
-                  lambda s: (Attention(), {"q": (s["b"], s["heads"], s["l"], s["d"]),
+                  lambda s: (Attention(s["d"]), {"q": (s["b"], s["heads"], s["l"], s["d"]),
                                            "k": (s["b"], s["heads"], s["s"], s["d"]),
                                            "v": (s["b"], s["heads"], s["s"], s["d"])}),
                   lambda s: 4 * s["b"] * s["heads"] * s["l"] * s["s"] * s["d"]),

@@ -89,6 +89,24 @@ def test_sd15_unet_names_and_shapes():
     _compare(_shapes(model), read_list(os.path.join(LISTS, "sd15_unet.txt")), "sd15 UNet")
 
 
+@pytest.mark.parametrize("temporal", [False, True])
+def test_sd15_weights_load_into_the_full_unets(temporal):
+    # With expression attention on (and motion modules for the denoiser) every SD-1.5 tensor still has its name
+    # and shape, and everything else is one of FLAP's new parts: a real SD-1.5 UNet initialises both UNets.
+    UNet = _reference("unet", "UNet")
+    load_config = _reference("config", "load_config")
+    with _OnMeta():
+        model = UNet(load_config("sd15")["unet"], temporal=temporal)
+    ours = _shapes(model)
+    public = read_list(os.path.join(LISTS, "sd15_unet.txt"))
+    _compare({k: v for k, v in ours.items() if k in public}, public, "SD-1.5 part of the full UNet")
+    new = [k for k in ours if k not in public]
+    new_parts = (".norm_expr.", ".attn_expr.") + ((".motion_modules.",) if temporal else ())
+    assert new and all(any(p in k for p in new_parts) for k in new), [k for k in new
+                                                                     if not any(p in k for p in new_parts)][:10]
+    assert any(".motion_modules." in k for k in new) == temporal
+
+
 def test_wav2vec2_base_names_and_shapes():
     AudioEncoder = _reference("audio_encoder", "AudioEncoder")
     load_config = _reference("config", "load_config")

@@ -1,7 +1,7 @@
 """export_onnx.py: the graphs are valid ONNX (onnx.checker, full shape inference), declare the manifest's input and
-output shapes, and the single-op graphs compute what torch computes (run by a small numpy interpreter of the few
-ONNX ops they use: onnx 1.12 has no onnx.reference and there is no onnxruntime here). The model exports carry the
-safetensors weights under the model's own state-dict names."""
+output shapes, and compute what torch computes: single ops, the UNet step and the decoder are run by a small float64
+numpy interpreter of the ONNX ops they use (onnx 1.12 has no onnx.reference and there is no onnxruntime here). The
+model exports carry the safetensors weights under the model's own state-dict names.""" 
 
 import json
 import os
@@ -54,14 +54,47 @@ def _norm(x, axes, eps):
     return (x - mean) / np.sqrt(var + eps)
 
 
+def _resize_nearest(x, scales, a):
+    # The exporter's nearest upsampling: integer scales, asymmetric coordinates, floor → plain repetition.
+    assert a.get("mode", b"nearest") in (b"nearest", "nearest")
+    for axis, f in enumerate(scales):
+        assert float(f).is_integer(), scales
+        if f != 1:
+            x = np.repeat(x, int(f), axis=axis)
+    return x
+
+
+def _slice(x, starts, ends, axes=None, steps=None):
+    axes = range(len(starts)) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    index = [slice(None)] * x.ndim
+    for s, e, ax, st in zip(starts, ends, axes, steps):
+        index[int(ax)] = slice(int(s), int(min(max(e, -2**62), 2**62)), int(st))
+    return x[tuple(index)]
+
+
+def _float(v):
+    return v.astype(np.float64) if np.issubdtype(v.dtype, np.floating) else v
+
+
 def run_graph(model, feeds: dict) -> list:
-    env = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in model.graph.initializer}
-    env.update({k: v.astype(np.float64) for k, v in feeds.items()})
+    env = {i.name: _float(numpy_helper.to_array(i)) for i in model.graph.initializer}
+    env.update({k: _float(v) for k, v in feeds.items()})
+    binary = {"Add": np.add, "Mul": np.multiply, "Sub": np.subtract, "Div": np.divide, "Pow": np.power,
+              "Equal": np.equal}
+    unary = {"Sigmoid": lambda v: 1 / (1 + np.exp(-v)), "Sin": np.sin, "Cos": np.cos, "Exp": np.exp,
+             "Sqrt": np.sqrt, "Neg": np.negative, "Identity": lambda v: v,
+             "Erf": lambda v: torch.special.erf(torch.from_numpy(v)).numpy()}
     for node in model.graph.node:
         a, x = _attrs(node), [env[n] if n else None for n in node.input]
         t = node.op_type
+        ys = None
         if t == "Constant":
-            y = numpy_helper.to_array(a["value"])
+            y = _float(numpy_helper.to_array(a["value"]))
+        elif t in binary:
+            y = binary[t](x[0], x[1])
+        elif t in unary:
+            y = unary[t](x[0])
         elif t == "MatMul":
             y = x[0] @ x[1]
         elif t == "Gemm":
@@ -83,18 +116,41 @@ def run_graph(model, feeds: dict) -> list:
         elif t == "LayerNormalization":
             axis = a.get("axis", -1) % x[0].ndim
             y = _norm(x[0], tuple(range(axis, x[0].ndim)), a.get("epsilon", 1e-5)) * x[1] + x[2]
-        elif t in ("Add", "Mul", "Sub", "Div"):
-            y = {"Add": np.add, "Mul": np.multiply, "Sub": np.subtract, "Div": np.divide}[t](x[0], x[1])
-        elif t == "Sigmoid":
-            y = 1 / (1 + np.exp(-x[0]))
         elif t == "Transpose":
             y = np.transpose(x[0], a.get("perm"))
         elif t == "Softmax":
             e = np.exp(x[0] - x[0].max(axis=a.get("axis", -1), keepdims=True))
             y = e / e.sum(axis=a.get("axis", -1), keepdims=True)
+        elif t == "Unsqueeze":
+            y = x[0]
+            for ax in sorted(int(v) % (y.ndim + len(x[1])) for v in x[1]):
+                y = np.expand_dims(y, ax)
+        elif t == "Concat":
+            y = np.concatenate(x, axis=a["axis"])
+        elif t == "Gather":
+            y = np.take(x[0], x[1].astype(np.int64), axis=a.get("axis", 0))
+        elif t == "Slice":
+            y = _slice(x[0], *[None if v is None else [int(i) for i in v] for v in x[1:]])
+        elif t == "Split":
+            axis = a.get("axis", 0)
+            sizes = [int(v) for v in x[1]] if len(x) > 1 and x[1] is not None else \
+                [x[0].shape[axis] // len(node.output)] * len(node.output)
+            ys = np.split(x[0], np.cumsum(sizes)[:-1], axis=axis)
+        elif t == "Where":
+            y = np.where(x[0], x[1], x[2])
+        elif t == "Expand":
+            y = np.broadcast_to(x[0], np.broadcast_shapes(x[0].shape, tuple(int(d) for d in x[1]))).copy()
+        elif t == "ConstantOfShape":
+            value = numpy_helper.to_array(a["value"]) if "value" in a else np.zeros(1, np.float32)
+            y = _float(np.full([int(d) for d in x[0]], value[0], dtype=value.dtype))
+        elif t == "Cast":
+            y = _float(x[0].astype(onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[a["to"]]))
+        elif t == "Resize":
+            y = _resize_nearest(x[0], x[2], a)
         else:
             raise NotImplementedError(f"the test interpreter has no {t}")
-        env[node.output[0]] = y
+        for name, value in zip(node.output, ys if ys is not None else [y]):
+            env[name] = value
     return [env[o.name] for o in model.graph.output]
 
 
@@ -197,6 +253,22 @@ def test_model_exports_with_safetensors_weights(tmp_path):
     assert keys == model.unet.attention_keys()
     assert step["outputs"][0]["shape"] == [2, 4, 8, 8]
     assert man["models"][1]["outputs"][0]["shape"] == [1, 3, 64, 64]
+
+    # Both graphs compute what the reference computes, on fresh inputs (not the traced ones).
+    rng = np.random.default_rng(5)
+    feeds = {i["name"]: (np.array([17, 17]) if i["name"] == "timesteps" else
+                         rng.standard_normal(i["shape"]).astype(np.float32)) for i in step["inputs"]}
+    model.eval()
+    torch_step = E.UNetStep(model.unet, keys, 2)
+    with torch.no_grad():
+        want = torch_step(*(torch.from_numpy(v) for v in feeds.values())).double().numpy()
+    got = run_graph(onnx.load(os.path.join(out, step["file"])), feeds)[0]
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
+    z = rng.standard_normal(man["models"][1]["inputs"][0]["shape"]).astype(np.float32)
+    with torch.no_grad():
+        want = model.autoencoder.decode(torch.from_numpy(z)).double().numpy()
+    got = run_graph(onnx.load(os.path.join(out, man["models"][1]["file"])), {"latent": z})[0]
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
 
 
 def test_model_export_refuses_mismatched_weights(tmp_path):

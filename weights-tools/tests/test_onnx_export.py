@@ -1,7 +1,7 @@
 """export_onnx.py: the graphs are valid ONNX (onnx.checker, full shape inference), declare the manifest's input and
 output shapes, and compute what torch computes: single ops, the UNet step and the decoder are run by a small float64
 numpy interpreter of the ONNX ops they use (onnx 1.12 has no onnx.reference and there is no onnxruntime here). The
-model exports carry the safetensors weights under the model's own state-dict names.""" 
+model exports carry the safetensors weights under the model's own state-dict names."""
 
 import json
 import os

@@ -77,14 +77,27 @@ def load_file(path: str) -> dict[str, torch.Tensor]:
         buf = f.read()
     header, start = _header(buf, path)
     data_len = len(buf) - start
-    out, expect = {}, 0
+    entries = []
     for name, info in header.items():
         if name == "__metadata__":
+            if not isinstance(info, dict) or not all(isinstance(v, str) for v in info.values()):
+                raise SafetensorsError(f"{path}: __metadata__ must map strings to strings")
             continue
-        dtype = DTYPES.get(info.get("dtype"))
+        if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
+            raise SafetensorsError(f"{path}: {name}: entry needs dtype, shape and data_offsets, got {info!r}")
+        dtype = DTYPES.get(info["dtype"])
         if dtype is None:
-            raise SafetensorsError(f"{path}: {name}: unknown dtype {info.get('dtype')!r}")
-        shape, (begin, end) = info["shape"], info["data_offsets"]
+            raise SafetensorsError(f"{path}: {name}: unknown dtype {info['dtype']!r}")
+        shape, offsets = info["shape"], info["data_offsets"]
+        if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
+            raise SafetensorsError(f"{path}: {name}: shape {shape!r} is not a list of non-negative integers")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+            raise SafetensorsError(f"{path}: {name}: data_offsets {offsets!r} is not a pair of integers")
+        entries.append((offsets[0], offsets[1], name, dtype, shape))
+    # The format does not tie header order to data order; the data must still be covered exactly once.
+    entries.sort(key=lambda e: (e[0], e[1]))
+    out, expect = {}, 0
+    for begin, end, name, dtype, shape in entries:
         size = torch.empty((), dtype=dtype).element_size() * int(np.prod(shape, dtype=np.int64))
         if begin != expect or end - begin != size or end > data_len:
             raise SafetensorsError(f"{path}: {name}: data_offsets {[begin, end]} do not follow the previous tensor "

@@ -103,6 +103,33 @@ DEFAULT_SHAPES = {
 }
 
 
+# The benchmark sets of bench/kernels: SD-1.5's hot spots at a 32x32 latent (256x256 images; one image, keys of
+# reference-augmented self-attention twice the queries) and the `mini` config's (guidance batch 2 x (8 + 2 motion)
+# frames at a 16x16 latent; level 1 has 64 tokens of 96 channels, temporal attention over 10 frames per pixel).
+SHAPE_SETS = {
+    "sd15": {
+        "matmul": [dict(m=1024, k=320, n=320)],
+        "linear": [dict(m=1024, k=320, n=2560), dict(m=1024, k=1280, n=320), dict(m=64, k=1280, n=1280)],
+        "conv2d3x3": [dict(n=1, c=320, h=32, w=32, o=320), dict(n=1, c=640, h=16, w=16, o=640),
+                      dict(n=1, c=1280, h=8, w=8, o=1280)],
+        "groupnorm_silu": [dict(n=1, c=320, h=32, w=32, g=32), dict(n=1, c=1280, h=8, w=8, g=32)],
+        "attention": [dict(b=1, heads=8, l=1024, s=2048, d=40), dict(b=1, heads=8, l=1024, s=16, d=40),
+                      dict(b=1, heads=8, l=256, s=512, d=80)],
+        "layernorm": [dict(m=1024, c=320)],
+    },
+    "mini": {
+        "matmul": [dict(m=1280, k=96, n=96)],
+        "linear": [dict(m=1280, k=96, n=768), dict(m=1280, k=384, n=96), dict(m=320, k=160, n=160)],
+        "conv2d3x3": [dict(n=20, c=48, h=16, w=16, o=48), dict(n=20, c=96, h=8, w=8, o=96),
+                      dict(n=20, c=160, h=4, w=4, o=160)],
+        "groupnorm_silu": [dict(n=20, c=48, h=16, w=16, g=16), dict(n=20, c=160, h=4, w=4, g=16)],
+        "attention": [dict(b=20, heads=4, l=64, s=128, d=24), dict(b=20, heads=4, l=64, s=4, d=24),
+                      dict(b=512, heads=4, l=10, s=10, d=12)],
+        "layernorm": [dict(m=1280, c=96)],
+    },
+}
+
+
 def op_file_name(op: str, shape: dict) -> str:
     keys = OPS[op][0]
     return f"{op}_" + "_".join(f"{k}{shape[k]}" for k in keys) + ".onnx"
@@ -128,10 +155,13 @@ def export_op(op: str, shape: dict, out_dir: str, seed: int = 0) -> dict:
             "parameters": sum(p.numel() for p in module.parameters()), "flops": flops(shape)}
 
 
-def export_ops(out_dir: str, jobs: list[tuple[str, dict]], seed: int = 0) -> dict:
+def export_ops(out_dir: str, jobs: list[tuple[str, dict]], seed: int = 0, sets: list[str] | None = None) -> dict:
+    """`sets` names each job's shape set (written as the entries' `set`)."""
     os.makedirs(out_dir, exist_ok=True)
-    manifest = {"opset": OPSET, "torch": torch.__version__, "dtype": "float32",
-                "ops": [export_op(op, shape, out_dir, seed) for op, shape in jobs]}
+    entries = [export_op(op, shape, out_dir, seed) for op, shape in jobs]
+    for entry, name in zip(entries, sets or []):
+        entry["set"] = name
+    manifest = {"opset": OPSET, "torch": torch.__version__, "dtype": "float32", "ops": entries}
     with open(os.path.join(out_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     return manifest
@@ -282,6 +312,8 @@ def main(argv=None):
     o = sub.add_parser("ops", help="single ops for kernel benchmarks")
     o.add_argument("--out", required=True)
     o.add_argument("--op", choices=sorted(OPS), help="one op (default: every op at its default shapes)")
+    o.add_argument("--set", choices=sorted(SHAPE_SETS), action="append",
+                   help="a benchmark shape set instead of the defaults (repeatable)")
     o.add_argument("--shape", action="append", help="k=v,... (repeatable; needs --op)")
     o.add_argument("--seed", type=int, default=0)
     m = sub.add_parser("model", help="UNet denoising step and autoencoder decoder of a config")
@@ -295,12 +327,17 @@ def main(argv=None):
     if a.cmd == "ops":
         if a.shape and not a.op:
             p.error("--shape needs --op")
-        if a.op:
+        if a.set:
+            if a.op:
+                p.error("--set and --op exclude each other")
+            tagged = [(name, op, s) for name in a.set for op, shapes in SHAPE_SETS[name].items() for s in shapes]
+            jobs, sets = [(op, s) for _, op, s in tagged], [name for name, _, _ in tagged]
+        elif a.op:
             shapes = [_parse_shape(s) for s in a.shape] if a.shape else DEFAULT_SHAPES[a.op]
             jobs = [(a.op, s) for s in shapes]
         else:
             jobs = [(op, s) for op, shapes in DEFAULT_SHAPES.items() for s in shapes]
-        man = export_ops(a.out, jobs, a.seed)
+        man = export_ops(a.out, jobs, a.seed, sets if a.set else None)
         print(f"{len(man['ops'])} graphs and manifest.json in {a.out}")
     else:
         man = export_model(a.config, a.out, a.weights, a.frames, tuple(a.parts.split(",")), a.seed)

@@ -203,10 +203,10 @@ async function timeRunner(make: () => Runner | Promise<Runner>, reps: number, er
   }
 }
 
-export async function benchKernels(options: { reps: number; sets?: string[] }): Promise<{ rows: KernelRow[]; markdown: string }> {
+export async function benchKernels(options: { reps: number; sets?: string[]; ops?: string[] }): Promise<{ rows: KernelRow[]; markdown: string }> {
   const w = window as unknown as { ort: Ort; tf: Tfjs };
   const manifest = (await (await fetch('/bench/onnx/kernels/manifest.json')).json()) as { ops: ManifestEntry[] };
-  const entries = manifest.ops.filter((e) => !options.sets || options.sets.includes(e.set ?? ''));
+  const entries = manifest.ops.filter((e) => (!options.sets || options.sets.includes(e.set ?? '')) && (!options.ops || options.ops.includes(e.op)));
   const device = await createDevice();
   const adapter = device.info.description || `${device.info.vendor} ${device.info.architecture}`.trim();
   w.ort.env.wasm.wasmPaths = '/vendor/onnxruntime-web/dist/';

@@ -4,7 +4,7 @@ import { benchUnet } from './unet';
 
 const w = window as unknown as Record<string, unknown>;
 
-w.__runBench = async (suite: string, options: { reps: number; sets?: string[] }) => {
+w.__runBench = async (suite: string, options: { reps: number; sets?: string[]; ops?: string[] }) => {
   try {
     if (suite === 'kernels') return await benchKernels(options);
     if (suite === 'unet') return await benchUnet(options);

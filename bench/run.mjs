@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs a benchmark suite in headless Chromium: `node bench/run.mjs kernels|unet [--set mini,sd15] [--reps 5]`.
+// Runs a benchmark suite in headless Chromium: `node bench/run.mjs kernels|unet [--set mini,sd15] [--ops a,b] [--reps 5]`.
 // It serves the repository with Vite (plus the peers' browser builds from node_modules, byte for byte), opens
 // bench/page.html, lets the page time this runtime and its peers side by side in one run, and writes
 // bench/results/<suite>.json and <suite>.md. The ONNX graphs come from bench/onnx/make.sh (made here when missing).
@@ -15,13 +15,14 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     set: { type: 'string' },
+    ops: { type: 'string' },
     reps: { type: 'string', default: '5' },
     out: { type: 'string', default: join(root, 'bench', 'results') },
   },
 });
 const suite = positionals[0];
 if (suite !== 'kernels' && suite !== 'unet') {
-  process.stderr.write('usage: node bench/run.mjs kernels|unet [--set mini,sd15] [--reps 5] [--out dir]\n');
+  process.stderr.write('usage: node bench/run.mjs kernels|unet [--set mini,sd15] [--ops conv2d3x3,...] [--reps 5] [--out dir]\n');
   process.exit(2);
 }
 const reps = Number(values.reps);
@@ -92,7 +93,7 @@ try {
     await page.goto(`http://127.0.0.1:${port}/bench/page.html`);
     await page.waitForFunction('window.__benchReady === true', { timeout: 120_000 });
     const t0 = Date.now();
-    const result = await page.evaluate((s, o) => window.__runBench(s, o), suite, { reps, sets: values.set?.split(',') });
+    const result = await page.evaluate((s, o) => window.__runBench(s, o), suite, { reps, sets: values.set?.split(','), ops: values.ops?.split(',') });
     if (result.error) throw new Error(result.error);
     mkdirSync(values.out, { recursive: true });
     writeFileSync(join(values.out, `${suite}.json`), JSON.stringify(result.rows, null, 1) + '\n');

@@ -1,14 +1,23 @@
-//! params: CO, ACT, BIAS, RESIDUAL, WG
-// 2-D convolution as an implicit GEMM, channels last, no im2col buffer: each thread computes CO output
-// channels of one output pixel, reading the input at addresses derived from the output index and the
-// kernel tap. x [N, H, W, Cin]; w prepared as [Cout, KH, KW, Cin/groups]; out [N, OH, OW, Cout].
-// Padding is given per side (top, left; bottom and right follow from the output size), so the VAE's
-// (0, 1, 0, 1) padding needs no copy. Epilogue: + bias, activation, + residual.
+//! params: CO, PX, VEC, ACT, BIAS, RESIDUAL, WG
+// 2-D convolution as an implicit GEMM, channels last, no im2col buffer. x [N, H, W, Cin]; w prepared as
+// [Cout, KH, KW, Cin/groups]; out [N, OH, OW, Cout]. Register-blocked: each thread computes PX neighbouring
+// output pixels of one row times CO output channels (of one group), so every input value it loads feeds CO
+// multiply-adds and every weight value PX. With VEC (Cin/groups a multiple of 4) the reduction over input
+// channels reads vec4s from both operands. Padding is given per side (top, left; bottom and right follow from
+// the output size), so the VAE's (0, 1, 0, 1) padding needs no copy. Epilogue: + bias, activation, + residual.
 {{PARAMS}}
 
+#if VEC
+alias XT = vec4<f32>;
+const STEP = 4u;
+#else
+alias XT = f32;
+const STEP = 1u;
+#endif
+
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<XT>;
+@group(0) @binding(2) var<storage, read> w: array<XT>;
 #if BIAS
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 #if RESIDUAL
@@ -25,6 +34,14 @@
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 #endif
 #endif
+
+fn mac(a: XT, b: XT) -> f32 {
+#if VEC
+  return dot(a, b);
+#else
+  return a * b;
+#endif
+}
 
 fn erf_approx(v: f32) -> f32 {
   // Abramowitz & Stegun 7.1.26: |error| < 1.5e-7.
@@ -48,46 +65,65 @@ fn activate(v: f32) -> f32 {
 @compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let t = gid.x + gid.y * groups.x * {{WG}}u;
-  let blocks = (params.cout + {{CO}}u - 1u) / {{CO}}u;
-  if (t >= params.pixels * blocks) {
+  let blocks = params.cout / {{CO}}u; // CO divides Cout/groups (the host chooses it so)
+  let row_groups = (params.out_w + {{PX}}u - 1u) / {{PX}}u;
+  let rows = params.pixels / params.out_w;
+  if (t >= rows * row_groups * blocks) {
     return;
   }
   let co0 = (t % blocks) * {{CO}}u;
-  let pixel = t / blocks;
-  let ow = pixel % params.out_w;
-  let oh = (pixel / params.out_w) % params.out_h;
-  let n = pixel / (params.out_w * params.out_h);
+  let ow0 = ((t / blocks) % row_groups) * {{PX}}u;
+  let row = t / (blocks * row_groups);
+  let oh = row % params.out_h;
+  let n = row / params.out_h;
   let cin_g = params.cin / params.groups;
-  let cout_g = params.cout / params.groups;
-  // CO > 1 is only chosen when the CO channels share a group.
-  let ci0 = (min(co0, params.cout - 1u) / cout_g) * cin_g;
-  var acc: array<f32, {{CO}}>;
-  for (var j = 0u; j < {{CO}}u; j++) {
-    acc[j] = 0.0;
-  }
+  let ci0 = (co0 / (params.cout / params.groups)) * cin_g;
   let taps = params.kh * params.kw;
+  var acc: array<array<f32, {{CO}}>, {{PX}}>;
+  for (var p = 0u; p < {{PX}}u; p++) {
+    for (var j = 0u; j < {{CO}}u; j++) {
+      acc[p][j] = 0.0;
+    }
+  }
   for (var k = 0u; k < taps; k++) {
     let ky = k / params.kw;
     let kx = k % params.kw;
     let ih = i32(oh * params.stride_h + ky * params.dil_h) - i32(params.pad_top);
-    let iw = i32(ow * params.stride_w + kx * params.dil_w) - i32(params.pad_left);
-    if (ih < 0 || iw < 0 || ih >= i32(params.in_h) || iw >= i32(params.in_w)) {
+    if (ih < 0 || ih >= i32(params.in_h)) {
       continue;
     }
-    let xb = ((n * params.in_h + u32(ih)) * params.in_w + u32(iw)) * params.cin + ci0;
-    for (var c = 0u; c < cin_g; c++) {
-      let xv = x[xb + c];
+    // Per pixel: where its input row starts (in XT units) and whether the tap falls inside the image.
+    var base: array<u32, {{PX}}>;
+    var inside: array<bool, {{PX}}>;
+    for (var p = 0u; p < {{PX}}u; p++) {
+      let iw = i32((ow0 + p) * params.stride_w + kx * params.dil_w) - i32(params.pad_left);
+      inside[p] = iw >= 0 && iw < i32(params.in_w) && ow0 + p < params.out_w;
+      base[p] = select(0u, (((n * params.in_h + u32(ih)) * params.in_w + u32(iw)) * params.cin + ci0) / STEP, inside[p]);
+    }
+    let wbase = (co0 * taps + k) * cin_g / STEP;
+    let wstride = taps * cin_g / STEP;
+    for (var c = 0u; c < cin_g / STEP; c++) {
+      var xv: array<XT, {{PX}}>;
+      for (var p = 0u; p < {{PX}}u; p++) {
+        xv[p] = select(XT(0.0), x[base[p] + c], inside[p]);
+      }
       for (var j = 0u; j < {{CO}}u; j++) {
-        let co = min(co0 + j, params.cout - 1u);
-        acc[j] += xv * w[(co * taps + k) * cin_g + c];
+        let wv = w[wbase + j * wstride + c];
+        for (var p = 0u; p < {{PX}}u; p++) {
+          acc[p][j] += mac(xv[p], wv);
+        }
       }
     }
   }
-  for (var j = 0u; j < {{CO}}u; j++) {
-    let co = co0 + j;
-    if (co < params.cout) {
+  for (var p = 0u; p < {{PX}}u; p++) {
+    if (ow0 + p >= params.out_w) {
+      break;
+    }
+    let pixel = row * params.out_w + ow0 + p;
+    for (var j = 0u; j < {{CO}}u; j++) {
+      let co = co0 + j;
       let o = pixel * params.cout + co;
-      var v = acc[j];
+      var v = acc[p][j];
 #if BIAS
       v += bias[co];
 #endif

@@ -1,5 +1,5 @@
 import { ShapeError } from '../../../src/errors';
-import { conv1d, conv2d, prepareConvWeight, type ConvActivation } from '../../../src/ops/nn/conv2d';
+import { conv1d, conv2d, prepareConvWeight, selectVariant, type Conv2dSpec, type ConvActivation } from '../../../src/ops/nn/conv2d';
 import { f16BitsToF32, f32ToF16Bits } from '../../../src/runtime/half';
 import { assertClose, assertThrows, randomArray, rng } from '../../harness/assert';
 import type { Cases } from '../../harness/cases';
@@ -108,6 +108,55 @@ export const cases: Cases = {
         prepared.weight.release();
       });
     }
+  },
+
+  'every register blocking (channels 1/2/4/8 x pixels 1/4 x scalar/vec4) matches the reference where it fits': async ({ device, log }) => {
+    const r = rng(31);
+    const vec = { n: 1, dil: [1, 1] as [number, number], act: 'silu' as const, bias: true, residual: true, k: [3, 3] as [number, number] };
+    const list: Problem[] = [
+      { ...vec, h: 6, w: 7, cin: 8, cout: 16, stride: [1, 1], pad: [1, 1, 1, 1], groups: 1 },
+      { ...vec, n: 2, h: 5, w: 9, cin: 12, cout: 8, stride: [2, 2], pad: [0, 0, 1, 1], groups: 1, act: 'none', residual: false },
+      { ...vec, h: 4, w: 10, cin: 16, cout: 16, stride: [1, 1], pad: [1, 1, 1, 1], groups: 2 },
+      ...problems(20, 32).filter((p) => p.k[0] * p.k[1] > 1),
+    ];
+    let runs = 0;
+    for (const [i, p] of list.entries()) {
+      const [kh, kw] = p.k;
+      const x = randomArray(p.n * p.h * p.w * p.cin, r);
+      const w = randomArray(p.cout * (p.cin / p.groups) * kh * kw, r).map((v) => v * 0.5);
+      const b = randomArray(p.cout, r);
+      const oh = Math.floor((p.h + p.pad[0] + p.pad[2] - p.dil[0] * (kh - 1) - 1) / p.stride[0]) + 1;
+      const ow = Math.floor((p.w + p.pad[1] + p.pad[3] - p.dil[1] * (kw - 1) - 1) / p.stride[1]) + 1;
+      const res = randomArray(p.n * oh * ow * p.cout, r);
+      const expect = reference(p, x, w, b, res);
+      const base = selectVariant(p.cout, p.groups, p.act, p.bias, p.residual, p.cin / p.groups, ow);
+      for (const CO of [1, 2, 4, 8] as const) for (const PX of [1, 4] as const) for (const VEC of [false, true]) {
+        if ((p.cout / p.groups) % CO !== 0 || (VEC && (p.cin / p.groups) % 4 !== 0)) continue;
+        const variant: Conv2dSpec = { ...base, CO, PX, VEC };
+        await device.scopeAsync(async () => {
+          const prepared = prepareConvWeight(device.tensor([p.cout, p.cin / p.groups, kh, kw], 'f32', w));
+          const y = conv2d(device.tensor([p.n, p.h, p.w, p.cin], 'f32', x), prepared, p.bias ? device.tensor([p.cout], 'f32', b) : undefined, {
+            stride: p.stride, padding: p.pad, dilation: p.dil, groups: p.groups, activation: p.act,
+            residual: p.residual ? device.tensor([p.n, oh, ow, p.cout], 'f32', res) : undefined, variant,
+          });
+          assertClose(await y.read(), expect, { atol: 1e-4, rtol: 1e-4, label: `#${i} CO=${CO} PX=${PX} VEC=${VEC} ${JSON.stringify(p)}` });
+          prepared.weight.release();
+        });
+        runs++;
+      }
+    }
+    log(`${runs} (problem, variant) pairs over ${list.length} problems`);
+  },
+
+  'a forced variant that does not fit the channels is refused': async ({ device }) => {
+    await device.scopeAsync(async () => {
+      const prepared = prepareConvWeight(device.tensor([6, 3, 3, 3]));
+      const x = device.tensor([1, 5, 5, 3]);
+      const base = selectVariant(6, 1, 'none', false, false, 3, 5);
+      await assertThrows(() => conv2d(x, prepared, undefined, { padding: 1, variant: { ...base, CO: 4 } }), ShapeError, /CO=4/);
+      await assertThrows(() => conv2d(x, prepared, undefined, { padding: 1, variant: { ...base, VEC: true } }), ShapeError, /VEC=true/);
+      prepared.weight.release();
+    });
   },
 
   'conv1d: the wav2vec2 shapes (k=10 s=5 from one channel, k=3/2 s=2, grouped positional conv with even kernel)': async ({ device }) => {

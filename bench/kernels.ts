@@ -194,7 +194,7 @@ async function timeRunner(make: () => Runner | Promise<Runner>, reps: number, er
   let runner: Runner | undefined;
   try {
     runner = await make();
-    return await timeMedian(runner.run, reps, 2);
+    return await timeMedian(runner.run, reps, 1);
   } catch (err) {
     errors.push(`${label}: ${(err as Error).message}`);
     return null;
@@ -244,7 +244,7 @@ export async function benchKernels(options: { reps: number; sets?: string[]; ops
   const shapeText = (s: Record<string, number>) => Object.entries(s).map(([k, v]) => `${k}${v}`).join(' ');
   const markdown =
     `# Kernel benchmark\n\nAdapter: ${adapter}. Ceilings: FMA ${ceilings.fmaGflops.toFixed(1)} GFLOP/s, copy ${ceilings.copyGbps.toFixed(1)} GB/s. ` +
-    `Medians of ${options.reps} runs after 2 warm-up runs; each run = op + output readback. ` +
+    `Medians of ${options.reps} runs after a warm-up run; each run = op + output readback. ` +
     `Ratio = the faster peer's ms ÷ ours (above 1: we are faster).\n\n` +
     markdownTable(
       ['set', 'op', 'shape', 'ours ms', 'GFLOP/s or GB/s', 'of ceiling', 'ORT WebGPU ms', 'TF.js WebGPU ms', 'ratio'],

@@ -1,9 +1,10 @@
-//! params: CO, PX, VEC, ACT, BIAS, RESIDUAL, WG
+//! params: CO, PX, VEC, W16, ACT, BIAS, RESIDUAL, WG
 // 2-D convolution as an implicit GEMM, channels last, no im2col buffer. x [N, H, W, Cin]; w prepared as
 // [Cout, KH, KW, Cin/groups]; out [N, OH, OW, Cout]. Register-blocked: each thread computes PX neighbouring
 // output pixels of one row times CO output channels (of one group), so every input value it loads feeds CO
 // multiply-adds and every weight value PX. With VEC (Cin/groups a multiple of 4) the reduction over input
-// channels reads vec4s from both operands. Padding is given per side (top, left; bottom and right follow from
+// channels reads vec4s from both operands. With W16 the weight is stored as f16, two per u32, and unpacked in
+// the loop (half the weight memory and traffic). Padding is given per side (top, left; bottom and right follow from
 // the output size), so the VAE's (0, 1, 0, 1) padding needs no copy. Epilogue: + bias, activation, + residual.
 {{PARAMS}}
 
@@ -17,7 +18,15 @@ const STEP = 1u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<XT>;
+#if W16
+#if VEC
+@group(0) @binding(2) var<storage, read> w: array<vec2<u32>>;
+#else
+@group(0) @binding(2) var<storage, read> w: array<u32>;
+#endif
+#else
 @group(0) @binding(2) var<storage, read> w: array<XT>;
+#endif
 #if BIAS
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 #if RESIDUAL
@@ -34,6 +43,21 @@ const STEP = 1u;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 #endif
 #endif
+
+// The weight at index i, in XT units.
+fn load_w(i: u32) -> XT {
+#if W16
+#if VEC
+  let p = w[i];
+  return vec4<f32>(unpack2x16float(p.x), unpack2x16float(p.y));
+#else
+  let h = unpack2x16float(w[i >> 1u]);
+  return select(h.x, h.y, (i & 1u) == 1u);
+#endif
+#else
+  return w[i];
+#endif
+}
 
 fn mac(a: XT, b: XT) -> f32 {
 #if VEC
@@ -108,7 +132,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         xv[p] = select(XT(0.0), x[base[p] + c], inside[p]);
       }
       for (var j = 0u; j < {{CO}}u; j++) {
-        let wv = w[wbase + j * wstride + c];
+        let wv = load_w(wbase + j * wstride + c);
         for (var p = 0u; p < {{PX}}u; p++) {
           acc[p][j] += mac(xv[p], wv);
         }

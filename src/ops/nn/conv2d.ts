@@ -17,6 +17,8 @@ export type Conv2dSpec = {
   readonly PX: 1 | 4;
   /** Input channels per group are a multiple of 4: vec4 loads. */
   readonly VEC: boolean;
+  /** The weight is stored as f16 (follows the prepared weight's dtype). */
+  readonly W16: boolean;
   readonly ACT: ConvActivation;
   readonly BIAS: boolean;
   readonly RESIDUAL: boolean;
@@ -49,8 +51,8 @@ const WG = 64;
 
 /**
  * A convolution weight ready for `conv2d`: PyTorch's [Cout, Cin/groups, KH, KW] re-laid once, at load, as
- * f32 [Cout, KH, KW, Cin/groups] (so the reduction over input channels reads contiguous memory); a 1x1
- * weight stays [Cout, Cin] for matmul (f16 kept).
+ * [Cout, KH, KW, Cin/groups] (so the reduction over input channels reads contiguous memory), in the dtype it came
+ * in (f16 stays f16 and is unpacked in the kernel); a 1x1 weight stays [Cout, Cin] for matmul.
  */
 export interface ConvWeight {
   readonly weight: Tensor;
@@ -68,11 +70,17 @@ export function prepareConvWeight(w: Tensor): ConvWeight {
   if (kh === 1 && kw === 1) {
     return { weight: w.reshape([cout, cinPerGroup]).keep(), cout, cinPerGroup, kh, kw };
   }
+  // permute is f32-only: an f16 weight goes through f32 once, at load.
   const f32 = w.dtype === 'f32' ? w : cast(w, 'f32');
   const view = f32.reshape([cout, cinPerGroup, kh, kw]);
-  const weight = permute(view, [0, 2, 3, 1]);
+  let weight = permute(view, [0, 2, 3, 1]);
   view.release();
-  if (f32 !== w) f32.release();
+  if (f32 !== w) {
+    f32.release();
+    const f16 = cast(weight, 'f16');
+    weight.release();
+    weight = f16;
+  }
   return { weight, cout, cinPerGroup, kh, kw };
 }
 
@@ -98,10 +106,10 @@ const pair = (v: number | readonly number[] | undefined, d: number): [number, nu
  * was no clear gain. A single output channel per group (depthwise) keeps CO = 1, images narrower than 4 pixels
  * PX = 1.
  */
-export function selectVariant(cout: number, groups: number, activation: ConvActivation, bias: boolean, residual: boolean, cinPerGroup = 4, outW = 4): Conv2dSpec {
+export function selectVariant(cout: number, groups: number, activation: ConvActivation, bias: boolean, residual: boolean, cinPerGroup = 4, outW = 4, f16 = false): Conv2dSpec {
   const coutPerGroup = cout / groups;
   const CO = ([8, 4, 2, 1] as const).find((c) => coutPerGroup % c === 0)!;
-  return { CO, PX: outW >= 4 ? 4 : 1, VEC: cinPerGroup % 4 === 0, ACT: activation, BIAS: bias, RESIDUAL: residual, WG };
+  return { CO, PX: outW >= 4 ? 4 : 1, VEC: cinPerGroup % 4 === 0, W16: f16, ACT: activation, BIAS: bias, RESIDUAL: residual, WG };
 }
 
 /**
@@ -146,7 +154,8 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
   }
   const device = x.device;
   const out = device.tensor(outShape, 'f32');
-  const spec = options.variant ?? selectVariant(w.cout, groups, activation, !!bias, !!residual, w.cinPerGroup, ow);
+  const f16 = w.weight.dtype === 'f16';
+  const spec = { ...(options.variant ?? selectVariant(w.cout, groups, activation, !!bias, !!residual, w.cinPerGroup, ow)), W16: f16 };
   if (w.cout / groups % spec.CO !== 0 || (spec.VEC && w.cinPerGroup % 4 !== 0)) {
     throw new ShapeError(`conv2d: variant CO=${spec.CO} VEC=${spec.VEC} does not fit ${w.cout / groups} output and ${w.cinPerGroup} input channels per group`);
   }
@@ -154,15 +163,8 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
   const pixels = n * oh * ow;
   const threads = n * oh * Math.ceil(ow / spec.PX) * (w.cout / spec.CO);
   if (threads === 0) return out;
-  // A 1x1 weight kept for matmul (maybe f16) meets the implicit GEMM only when strided, padded or ReLU'd.
-  const temporaries: Tensor[] = [];
-  let weight = w.weight;
-  if (w.kh === 1 && w.kw === 1) {
-    const f32 = w.weight.dtype === 'f32' ? w.weight : cast(w.weight, 'f32');
-    if (f32 !== w.weight) temporaries.push(f32);
-    weight = f32.reshape([w.cout, 1, 1, w.cinPerGroup]);
-    temporaries.push(weight);
-  }
+  // A 1x1 weight kept [Cout, Cin] for matmul is already [Cout, 1, 1, Cin] for the implicit GEMM.
+  const weight = w.weight;
   device.run(kernel, spec, {
     inputs: [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])],
     outputs: [out],
@@ -172,7 +174,6 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
     },
     workgroups: flatDispatch(threads, WG, device.info.limits.maxComputeWorkgroupsPerDimension),
   });
-  for (const t of temporaries) t.release();
   return out;
 }
 

@@ -1,17 +1,26 @@
 /**
- * End to end: the demo page in headless Chromium generates a short video from the bundled samples (the test
- * config, 2 steps), with progress events, a playable WebM whose duration is the audio's within one frame,
- * and a screenshot of the finished page.
+ * End to end: the built demo (`vite build`, served as static files by `vite preview`) in headless Chromium
+ * generates a short video from the bundled samples (the test config, 2 steps), with progress events, a playable
+ * WebM whose duration is the audio's within one frame, and a screenshot of the finished page.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import puppeteer from 'puppeteer';
+import { build, preview } from 'vite';
 import { expect, inject, test } from 'vitest';
 
-test('[chromium] demo: bundled portrait + speech → progress → playable WebM → screenshot', async () => {
+test('[chromium] built demo: bundled portrait + speech → progress → playable WebM → screenshot', async () => {
+  const outDir = mkdtempSync(join(tmpdir(), 'flap-demo-'));
+  await build({ logLevel: 'error', build: { outDir } });
+  const server = await preview({ logLevel: 'error', build: { outDir }, preview: { host: '127.0.0.1', port: 0 } });
+  const address = server.httpServer.address();
+  if (!address || typeof address === 'string') throw new Error('vite preview has no port');
   const browser = await puppeteer.connect({ browserWSEndpoint: inject('browserWSEndpoint'), protocolTimeout: 30 * 60 * 1000 });
   const page = await browser.newPage();
   try {
     await page.setViewport({ width: 1100, height: 900 });
-    await page.goto(`${inject('baseUrl')}/demo/?model=test&steps=2&auto`, { waitUntil: 'load' });
+    await page.goto(`http://127.0.0.1:${address.port}/demo/?model=test&steps=2&auto`, { waitUntil: 'load' });
     await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), { timeout: 600_000, polling: 1000 });
     const status = await page.$eval('#status', (e) => e.textContent);
     expect(await page.evaluate(() => document.body.dataset.state), status ?? '').toBe('done');
@@ -38,5 +47,7 @@ test('[chromium] demo: bundled portrait + speech → progress → playable WebM 
   } finally {
     await page.close();
     browser.disconnect();
+    await server.close();
+    rmSync(outDir, { recursive: true, force: true });
   }
 });

@@ -1,0 +1,34 @@
+// `npm run build`: the demo as a static site in dist/ (dist/demo/index.html), with what it fetches at run time
+// copied beside it under the same paths: the bundled samples, the shipped model (when present) and the `test`
+// config's weights that it falls back to. `npm run demo` serves the sources instead.
+import { cpSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { defineConfig, type Plugin } from 'vite';
+
+const RUNTIME_FILES = ['demo/samples', 'models/flap-mini', 'weights-tools/configs/test.json', 'tests/fixtures/test_weights.safetensors'];
+
+function copyRuntimeFiles(): Plugin {
+  let outDir = 'dist';
+  return {
+    name: 'flap-copy-runtime-files',
+    apply: 'build',
+    configResolved(config) {
+      outDir = resolve(config.root, config.build.outDir);
+    },
+    closeBundle() {
+      for (const path of RUNTIME_FILES) {
+        if (existsSync(path)) cpSync(path, resolve(outDir, path), { recursive: true });
+      }
+    },
+  };
+}
+
+export default defineConfig({
+  plugins: [copyRuntimeFiles()],
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    rollupOptions: { input: { demo: resolve(import.meta.dirname, 'demo/index.html') } },
+  },
+});

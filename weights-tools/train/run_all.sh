@@ -11,5 +11,7 @@ run unet-pose unet.py --stage pose --minutes "${POSE:-60}" --shards "${SHARDS:-6
 run unet-expression unet.py --stage expression --minutes "${EXPR:-40}" --shards "${SHARDS:-6}"
 run unet-video unet.py --stage video --minutes "${VIDEO:-40}" --shards "${SHARDS:-6}"
 run audio audio.py --minutes "${AUDIO:-30}"
+[ -f ../.data/head_asset.safetensors ] || "$PY" ../world/export_asset.py --half  # f16 bases: 11 MB instead of 21
 "$PY" export.py
 "$PY" evaluate.py --clips "${EVAL_CLIPS:-8}"
+"$PY" parity.py  # golden outputs of the shipped model for tests/models/mini.cases.ts

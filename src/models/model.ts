@@ -5,6 +5,7 @@
  * widens 1-D parameters (norms, biases) to f32, keeps linear weights as stored (f16 stays f16), re-lays the
  * convolutions and folds wav2vec2's weight norm.
  */
+import { tuneMatmul, type MatmulShape } from '../ops/math/matmul';
 import { cast } from '../ops/tensor/cast';
 import type { FlapDevice } from '../runtime/device';
 import type { Tensor } from '../runtime/tensor';
@@ -32,6 +33,27 @@ export interface LoadModelOptions {
   /** Keep F16/BF16 linear weights as f16 on the GPU (default true). */
   keepF16?: boolean;
   onProgress?: Progress;
+  /**
+   * Time the matmul variants on this model's transformer shapes once the weights are in, and use the winners
+   * (cached per adapter for the page's lifetime). Default: on real GPUs; off on CPU-backed adapters such as
+   * SwiftShader, whose defaults were measured and where tuning at full size takes minutes.
+   */
+  autotune?: boolean;
+}
+
+/**
+ * What autotuning times: the GEGLU input projection of the first attention level, the largest linear layer of
+ * a denoising step. Winners are cached per shape class (see matmulShapeClass), so every transformer linear
+ * layer of that class follows it.
+ */
+export function tuningShapes(config: FlapConfig, f16: boolean): MatmulShape[] {
+  const { height, width, frames_per_clip, motion_frames } = config.video;
+  const level = config.unet.down_block_types.findIndex((t) => t.startsWith('CrossAttn'));
+  if (level < 0) return [];
+  const c = config.unet.block_out_channels[level]!;
+  const images = 2 * (frames_per_clip + motion_frames); // the guidance batch
+  const M = (images * (height / 8) * (width / 8)) / 4 ** level;
+  return [{ M, K: c, N: 8 * c, batch: 1, transA: false, transB: true, bF16: f16 }];
 }
 
 export class FlapModel extends Module {
@@ -78,6 +100,7 @@ export class FlapModel extends Module {
         else if (m instanceof TemporalAttention) m.prepare(device);
       }
       await this.audio_encoder.prepare(device);
+      if (options.autotune ?? !device.info.isCpuBacked) await tuneMatmul(device, tuningShapes(this.config, options.keepF16 ?? true));
     } catch (e) {
       for (const t of [...tensors.values(), ...owned.values()]) t.release();
       this.release();

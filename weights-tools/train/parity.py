@@ -1,7 +1,8 @@
 """Golden outputs of the shipped flap-mini for the TypeScript parity test (tests/models/mini.cases.ts): the
 reference pipeline run on models/flap-mini/ exactly as shipped (its f16 weight values, computed in float32), on
 the first 0.4 s of tests/fixtures/speech.wav (10 frames: two clips of 8 with motion frames) and the golden
-fixtures' portrait (a neutral head-world render at 128x128), 2 guided DDIM steps. Written to tests/fixtures/mini_generation.safetensors (about 1.5 MB: frames as F16).
+fixtures' portrait (a neutral head-world render at 128x128), 2 guided DDIM steps. Also renders of the shipped head asset
+for the WebGPU preview's test (tests/fixtures/head_renders.safetensors). Written to tests/fixtures/mini_generation.safetensors (about 1.5 MB: frames as F16).
 
   /usr/bin/python3 weights-tools/train/parity.py
 """
@@ -12,6 +13,7 @@ import json
 import os
 import sys
 
+import numpy as np
 import torch
 
 TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,8 +28,36 @@ from gen_fixtures import portrait, read_wav  # noqa: E402
 
 MODEL = os.path.join(ROOT, "models", "flap-mini")
 OUT = os.path.join(ROOT, "tests", "fixtures", "mini_generation.safetensors")
+HEAD_OUT = os.path.join(ROOT, "tests", "fixtures", "head_renders.safetensors")
 SECONDS = 0.4
 SEED = 11
+
+
+def head_renders() -> None:
+    """Renders of the shipped head asset's identity (world/render.py, 4x supersampled) for the WebGPU preview's
+    test (tests/render/head.cases.ts): neutral; yaw 25 degrees with the jaw open; pitch, roll, closed eyes,
+    a smile and a sideways gaze."""
+    from world import head as H
+    from world.head import HeadModel, sample_identity
+    from world.render import Renderer
+    meta = {}
+    with open(os.path.join(MODEL, "head_asset.safetensors"), "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        meta = json.loads(f.read(n)).get("__metadata__", {})
+    seed = int(meta["identity_seed"])
+    c = H.identity_coeffs(3)
+    c[1, 0:3] = H.euler_to_axis_angle(np.radians(25.0), 0.0, 0.0)
+    c[1, 15] = 0.35
+    c[2, 0:3] = H.euler_to_axis_angle(np.radians(-10.0), np.radians(12.0), np.radians(8.0))
+    c[2, 18:20] = 1.0
+    c[2, 20] = 1.0
+    c[2, 3:9] = H.gaze_to_6d(np.radians(15.0), 0.0)
+    c[2, 9:15] = H.gaze_to_6d(np.radians(15.0), 0.0)
+    images = Renderer(HeadModel(), sample_identity(seed), size=128, ss=4).render(c)
+    save_file({"coeffs": torch.from_numpy(c.astype(np.float32)), "images": torch.from_numpy(images)}, HEAD_OUT,
+              {"asset": "models/flap-mini/head_asset.safetensors", "identity_seed": str(seed), "ss": "4",
+               "generator": "weights-tools/train/parity.py"})
+    print(f"{HEAD_OUT}: {os.path.getsize(HEAD_OUT) / 1e6:.2f} MB")
 
 
 def main() -> None:
@@ -53,6 +83,7 @@ def main() -> None:
                          "steps": "2", "guidance_scale": str(options.guidance_scale), "noise_seed": str(SEED),
                          "torch": torch.__version__})
     print(f"{OUT}: {os.path.getsize(OUT) / 1e6:.2f} MB, {out['frames'].shape[0]} frames")
+    head_renders()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 // The demo page: portrait + speech (bundled samples until the user picks files or records), every control,
 // progress and cancel, frames drawn as they stream, coefficient curves, a player and a download.
-import { axisAngleToEuler, encodeVideo, FlapError, loadFlap, type Controls, type Flap, type Frame } from '../src/index';
+import { axisAngleToEuler, encodeVideo, FlapError, HeadRenderer, loadFlap, type Controls, type Flap, type Frame } from '../src/index';
 import { defaultModel } from './model';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -106,6 +106,7 @@ async function generate() {
       onFrame: draw,
     });
     plot(video.coefficients.data, video.fps);
+    showHead(video.coefficients.data, video.fps);
     const file = await encodeVideo(video, 'webm');
     const url = URL.createObjectURL(new Blob([file.bytes.slice()], { type: file.mimeType }));
     $<HTMLVideoElement>('player').src = url;
@@ -124,6 +125,41 @@ async function generate() {
     go.disabled = false;
     cancel.disabled = true;
   }
+}
+
+let head: { renderer: HeadRenderer; context: GPUCanvasContext } | undefined;
+
+/** Loads the shipped model's head asset, if it has one, for the 3-D preview beside the player. */
+async function loadHead(url: string): Promise<void> {
+  const res = await fetch(url).catch(() => undefined);
+  if (!flap || !res?.ok || res.headers.get('content-type')?.includes('html')) return;
+  const renderer = await HeadRenderer.load(flap.device, new Uint8Array(await res.arrayBuffer()));
+  const context = $<HTMLCanvasElement>('head').getContext('webgpu')!;
+  const format = navigator.gpu.getPreferredCanvasFormat();
+  context.configure({ device: flap.device.gpu, format, alphaMode: 'opaque' });
+  await renderer.prepare(format);
+  head = { renderer, context };
+  $('head3d').hidden = false;
+}
+
+/** Draws the coefficients of the player's current frame whenever it moves. */
+function showHead(coeffs: Float32Array, fps: number) {
+  if (!head) return;
+  const { renderer, context } = head;
+  const player = $<HTMLVideoElement>('player');
+  const frames = coeffs.length / 120;
+  const drawAt = () => {
+    const f = Math.min(frames - 1, Math.max(0, Math.floor(player.currentTime * fps)));
+    renderer.render(coeffs.subarray(f * 120, (f + 1) * 120), context.getCurrentTexture());
+  };
+  player.ontimeupdate = drawAt;
+  player.onseeked = drawAt;
+  const tick = () => {
+    drawAt();
+    if (!player.paused && !player.ended) requestAnimationFrame(tick);
+  };
+  player.onplay = () => requestAnimationFrame(tick);
+  drawAt();
 }
 
 async function record() {
@@ -157,6 +193,7 @@ async function main() {
   cancel.onclick = () => abort?.abort();
   setState('loading', 'Loading the model…');
   flap = await loadFlap(choice, { onProgress: (l, t) => (progress.value = t ? l / t : 0) });
+  if (choice.headAsset) await loadHead(choice.headAsset).catch((e: Error) => console.warn(`no 3-D preview: ${e.message}`));
   const info = flap.device.info;
   const table = $<HTMLTableElement>('info');
   const row = (k: string, v: string) => {

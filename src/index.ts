@@ -38,3 +38,4 @@ export { prepareImage, type ImageInput, type RawImage, type Box } from './io/ima
 export { CoefficientSequence, COEFFS, Slices } from './controls/layout';
 export { applyControls, validateControls, blinkSchedule, type Controls, type PoseControl, type BlinkControl, type ExpressionControl, type GazeControl, type ExternalCoefficients, type PoseKey } from './controls/controls';
 export { eulerToAxisAngle, axisAngleToEuler } from './controls/rotation';
+export { HeadRenderer, axisAngleMatrix, sixDMatrix } from './render/head';

@@ -17,6 +17,18 @@ export async function fixtureBytes(name: string, where: Where): Promise<Uint8Arr
   return new Uint8Array(await res.arrayBuffer());
 }
 
+/** A file of the repository by its path from the root (shipped models, say), or undefined when it is not there. */
+export async function repoBytes(path: string, where: Where): Promise<Uint8Array | undefined> {
+  if (where === 'node') {
+    const fs = 'node:fs/promises';
+    const { readFile } = (await import(/* @vite-ignore */ fs)) as typeof import('node:fs/promises');
+    return readFile(new URL(`../../${path}`, import.meta.url)).then((b) => new Uint8Array(b), () => undefined);
+  }
+  const res = await fetch(`/${path}`);
+  // A static server may answer a missing path with its index page.
+  return res.ok && !res.headers.get('content-type')?.includes('html') ? new Uint8Array(await res.arrayBuffer()) : undefined;
+}
+
 export interface FixtureTensor {
   shape: number[];
   data: Float32Array;

@@ -5,23 +5,13 @@
  */
 import { parseConfig } from '../../src/models/config';
 import type { Cases } from '../harness/cases';
-import type { Where } from '../harness/cases';
+import { repoBytes } from '../harness/fixtures';
 import { checkGeneration } from './generation.cases';
-
-async function repoFile(path: string, where: Where): Promise<Uint8Array | undefined> {
-  if (where === 'node') {
-    const fs = 'node:fs/promises';
-    const { readFile } = (await import(/* @vite-ignore */ fs)) as typeof import('node:fs/promises');
-    return readFile(new URL(`../../${path}`, import.meta.url)).then((b) => new Uint8Array(b), () => undefined);
-  }
-  const res = await fetch(`/${path}`);
-  return res.ok ? new Uint8Array(await res.arrayBuffer()) : undefined;
-}
 
 export const cases: Cases = {
   'flap-mini as shipped: 2 clips of 2 guided DDIM steps → frames, as the reference running the same weights (PSNR ≥ 40 dB)': async (ctx) => {
     const [config, weights, fixture] = await Promise.all(
-      ['models/flap-mini/config.json', 'models/flap-mini/weights.safetensors', 'tests/fixtures/mini_generation.safetensors'].map((p) => repoFile(p, ctx.where)),
+      ['models/flap-mini/config.json', 'models/flap-mini/weights.safetensors', 'tests/fixtures/mini_generation.safetensors'].map((p) => repoBytes(p, ctx.where)),
     );
     if (!config && !weights) {
       ctx.log('models/flap-mini is not shipped yet: nothing to compare');

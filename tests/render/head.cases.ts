@@ -7,18 +7,8 @@
 import { InputError } from '../../src/errors';
 import { HeadRenderer, axisAngleMatrix, sixDMatrix } from '../../src/render/head';
 import { assert, assertClose, assertThrows } from '../harness/assert';
-import type { Cases, Where } from '../harness/cases';
-import { loadFixture } from '../harness/fixtures';
-
-async function asset(where: Where): Promise<Uint8Array | undefined> {
-  if (where === 'node') {
-    const fs = 'node:fs/promises';
-    const { readFile } = (await import(/* @vite-ignore */ fs)) as typeof import('node:fs/promises');
-    return readFile(new URL('../../models/flap-mini/head_asset.safetensors', import.meta.url)).then((b) => new Uint8Array(b), () => undefined);
-  }
-  const res = await fetch('/models/flap-mini/head_asset.safetensors');
-  return res.ok && !res.headers.get('content-type')?.includes('html') ? new Uint8Array(await res.arrayBuffer()) : undefined;
-}
+import type { Cases } from '../harness/cases';
+import { loadFixture, repoBytes } from '../harness/fixtures';
 
 const psnr = (a: ArrayLike<number>, b: ArrayLike<number>, n: number) => {
   let se = 0;
@@ -41,7 +31,7 @@ export const cases: Cases = {
   },
 
   'the preview draws the shipped asset as the reference renderer does (PSNR ≥ 35 dB per pose)': async ({ device, where, log }) => {
-    const bytes = await asset(where);
+    const bytes = await repoBytes('models/flap-mini/head_asset.safetensors', where);
     if (!bytes) {
       log('models/flap-mini/head_asset.safetensors is not shipped yet: nothing to draw');
       return;

@@ -1,0 +1,50 @@
+import source from '../../../shaders/nn/timestep_embedding.wgsl?raw';
+import { ShapeError } from '../../errors';
+import { defineKernel, flatDispatch } from '../../runtime/kernel';
+import { uniformSchema } from '../../runtime/uniforms';
+import type { Tensor } from '../../runtime/tensor';
+
+/** diffusers' sinusoidal timestep embedding on the GPU. */
+export type TimestepEmbeddingSpec = { readonly FLIP: boolean; readonly WG: number };
+
+export const timestepEmbeddingUniforms = uniformSchema({ count: 'u32', dim: 'u32', shift: 'f32', log_max_period: 'f32' });
+
+export const timestepEmbeddingKernel = defineKernel({ name: 'timestep_embedding', source, uniforms: timestepEmbeddingUniforms, inputs: 1, outputs: 1 });
+
+const WG = 64;
+
+export function selectVariant(flipSinToCos: boolean): TimestepEmbeddingSpec {
+  return { FLIP: flipSinToCos, WG };
+}
+
+export interface SinusoidalOptions {
+  /** cos before sin (diffusers' `flip_sin_to_cos`, SD's setting). Default true. */
+  flipSinToCos?: boolean;
+  /** diffusers' `downscale_freq_shift`. Default 0. */
+  downscaleFreqShift?: number;
+  maxPeriod?: number;
+}
+
+/**
+ * timesteps f32 [N] → [N, dim]: sin/cos of t · exp(−ln(maxPeriod) · i / (dim/2 − shift)), i < dim/2.
+ *
+ * @example
+ * const emb = sinusoidalEmbedding(device.tensor([2], 'f32', [999, 1]), 320); // [2, 320], cos half first
+ */
+export function sinusoidalEmbedding(timesteps: Tensor, dim: number, options: SinusoidalOptions = {}): Tensor {
+  if (timesteps.dtype !== 'f32' || timesteps.rank !== 1) throw new ShapeError(`sinusoidalEmbedding: timesteps must be f32 [N] (got [${timesteps.shape.join(', ')}] ${timesteps.dtype})`);
+  if (!Number.isInteger(dim) || dim < 2) throw new ShapeError(`sinusoidalEmbedding: dim must be an integer >= 2 (got ${dim})`);
+  const { flipSinToCos = true, downscaleFreqShift = 0, maxPeriod = 10000 } = options;
+  const count = timesteps.shape[0]!;
+  const device = timesteps.device;
+  const out = device.tensor([count, dim], 'f32');
+  const threads = count * Math.floor(dim / 2);
+  if (threads === 0) return out;
+  device.run(timestepEmbeddingKernel, selectVariant(flipSinToCos), {
+    inputs: [timesteps],
+    outputs: [out],
+    uniforms: { count, dim, shift: downscaleFreqShift, log_max_period: Math.log(maxPeriod) },
+    workgroups: flatDispatch(threads, WG, device.info.limits.maxComputeWorkgroupsPerDimension),
+  });
+  return out;
+}

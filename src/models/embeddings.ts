@@ -1,6 +1,10 @@
-/** Timestep and position embeddings: small tables computed on the CPU, in float64, then uploaded. */
+/**
+ * Timestep and position embeddings. The timestep table is computed on the GPU (`sinusoidalEmbedding`); the CPU
+ * version here is its float64 reference. The temporal position table is built once, on the CPU.
+ */
 import type { FlapDevice } from '../runtime/device';
 import type { Tensor } from '../runtime/tensor';
+import { sinusoidalEmbedding } from '../ops/nn/timestep_embedding';
 import { Linear } from './layers';
 import { Module } from './module';
 
@@ -47,7 +51,9 @@ export class TimestepEmbedding extends Module {
   }
 
   forward(device: FlapDevice, timesteps: readonly number[], dim: number, flipSinToCos: boolean, freqShift: number): Tensor {
-    const t = device.tensor([timesteps.length, dim], 'f32', timestepEmbedding(timesteps, dim, flipSinToCos, freqShift));
+    const steps = device.tensor([timesteps.length], 'f32', timesteps);
+    const t = sinusoidalEmbedding(steps, dim, { flipSinToCos, downscaleFreqShift: freqShift });
+    steps.release();
     const h = this.linear_1.forward(t, { activation: 'silu' });
     t.release();
     const out = this.linear_2.forward(h);

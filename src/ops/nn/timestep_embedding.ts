@@ -7,9 +7,9 @@ import type { Tensor } from '../../runtime/tensor';
 /** diffusers' sinusoidal timestep embedding on the GPU. */
 export type TimestepEmbeddingSpec = { readonly FLIP: boolean; readonly WG: number };
 
-export const timestepEmbeddingUniforms = uniformSchema({ count: 'u32', dim: 'u32', shift: 'f32', log_max_period: 'f32' });
+export const timestepEmbeddingUniforms = uniformSchema({ count: 'u32', dim: 'u32' });
 
-export const timestepEmbeddingKernel = defineKernel({ name: 'timestep_embedding', source, uniforms: timestepEmbeddingUniforms, inputs: 1, outputs: 1 });
+export const timestepEmbeddingKernel = defineKernel({ name: 'timestep_embedding', source, uniforms: timestepEmbeddingUniforms, inputs: 2, outputs: 1 });
 
 const WG = 64;
 
@@ -40,11 +40,15 @@ export function sinusoidalEmbedding(timesteps: Tensor, dim: number, options: Sin
   const out = device.tensor([count, dim], 'f32');
   const threads = count * Math.floor(dim / 2);
   if (threads === 0) return out;
+  const half = Math.floor(dim / 2);
+  // torch builds the frequencies in float32: exp of a float32 exponent, rounded to float32.
+  const freqs = device.tensor([half], 'f32', Float32Array.from({ length: half }, (_, i) => Math.fround(Math.exp(Math.fround((-Math.log(maxPeriod) * i) / (half - downscaleFreqShift))))));
   device.run(timestepEmbeddingKernel, selectVariant(flipSinToCos), {
-    inputs: [timesteps],
+    inputs: [timesteps, freqs],
     outputs: [out],
-    uniforms: { count, dim, shift: downscaleFreqShift, log_max_period: Math.log(maxPeriod) },
+    uniforms: { count, dim },
     workgroups: flatDispatch(threads, WG, device.info.limits.maxComputeWorkgroupsPerDimension),
   });
+  freqs.release();
   return out;
 }

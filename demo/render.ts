@@ -30,6 +30,7 @@ function toBase64(b: Uint8Array): string {
   for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
   return btoa(s);
 }
+const CPU_STEPS = 2;
 const fetchBytes = async (url: string) => new Uint8Array(await (await fetch(url)).arrayBuffer());
 
 async function pngOf(rgba: Uint8ClampedArray, width: number, height: number): Promise<string> {
@@ -45,6 +46,9 @@ window.flapRender = async (req) => {
     const flap = await loadFlap(choice, {
       onProgress: (loaded, total) => window.flapProgress?.(JSON.stringify({ stage: 'load', fraction: total ? loaded / total : 0 })),
     });
+    // On a CPU-backed adapter (SwiftShader) a step of a real model takes tens of seconds: without an explicit
+    // --steps the command line keeps to CPU_STEPS so that the bundled sample finishes in minutes.
+    const steps = req.steps ?? (flap.device.info.isCpuBacked ? Math.min(CPU_STEPS, flap.config.scheduler.default_steps) : undefined);
     const { externalRows, ...controls } = req.controls;
     if (externalRows) controls.external = { ...(controls.external ?? {}), sequence: new CoefficientSequence(Float32Array.from(externalRows), flap.config.video.fps) };
     const video = await flap.generate({
@@ -52,7 +56,7 @@ window.flapRender = async (req) => {
       audio: req.audio ? fromBase64(req.audio) : await fetchBytes('/demo/samples/speech.wav'),
       controls,
       sampler: req.sampler,
-      steps: req.steps,
+      steps,
       guidanceScale: req.guidanceScale,
       seed: req.seed,
       onProgress: (p) => window.flapProgress?.(JSON.stringify(p)),
@@ -66,6 +70,7 @@ window.flapRender = async (req) => {
       model: choice.name,
       trained: choice.trained,
       adapter: [adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' / '),
+      steps: steps ?? flap.config.scheduler.default_steps,
       seconds: (performance.now() - t0) / 1000,
       video: toBase64(file.bytes),
       mimeType: file.mimeType,

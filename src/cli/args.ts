@@ -28,7 +28,7 @@ Without --image/--audio it uses the bundled samples (demo/samples/).
   --coeffs-mode MODE    replace (default) | blend
   --coeffs-weight X     blend weight (0..1)
   --sampler NAME        ddim | dpmpp_2m
-  --steps N             sampler steps
+  --steps N             sampler steps (default: the model's; at most 2 on a CPU adapter such as SwiftShader)
   --guidance X          classifier-free guidance scale
   --seed N              noise seed
   --png-dir DIR         also write every frame as PNG

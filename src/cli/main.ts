@@ -67,7 +67,7 @@ export async function main(argv: readonly string[], baseUrl: string): Promise<nu
         format: options.format,
         wantFrames: !!options.pngDir,
       },
-    )) as { ok: boolean; error?: string; video?: string; frames?: string[]; coefficients?: number[]; model?: string; trained?: boolean; adapter?: string; seconds?: number; frameCount?: number; fps?: number; peakBytes?: number };
+    )) as { ok: boolean; error?: string; video?: string; frames?: string[]; coefficients?: number[]; model?: string; trained?: boolean; adapter?: string; steps?: number; seconds?: number; frameCount?: number; fps?: number; peakBytes?: number };
     process.stderr.write('\n');
     if (!result.ok) {
       process.stderr.write(`flap-webgpu: ${result.error}\n`);
@@ -84,7 +84,7 @@ export async function main(argv: readonly string[], baseUrl: string): Promise<nu
       await writeFile(options.coeffsOut, JSON.stringify({ fps: result.fps, coefficients: rows }));
     }
     process.stderr.write(
-      `wrote ${options.out}: ${result.frameCount} frames at ${result.fps} fps in ${result.seconds!.toFixed(1)} s with ${result.model}` +
+      `wrote ${options.out}: ${result.frameCount} frames at ${result.fps} fps in ${result.seconds!.toFixed(1)} s with ${result.model}, ${result.steps} sampler steps` +
         `${result.trained ? '' : ' (untrained test weights: expect noise)'} on ${result.adapter}; peak GPU memory ${(result.peakBytes! / 1e6).toFixed(1)} MB\n`,
     );
     return 0;

@@ -1,6 +1,6 @@
 /**
  * The shipped flap-mini (models/flap-mini/, f16 weights) against the PyTorch reference running the same file:
- * two clips of a short generation (weights-tools/train/parity.py wrote the golden outputs). Until a model is
+ * one clip of a short generation (weights-tools/train/parity.py wrote the golden outputs). Until a model is
  * shipped the case says so and passes; once models/flap-mini exists its fixture must exist too.
  */
 import { parseConfig } from '../../src/models/config';
@@ -9,7 +9,7 @@ import { repoBytes } from '../harness/fixtures';
 import { checkGeneration } from './generation.cases';
 
 export const cases: Cases = {
-  'flap-mini as shipped: 2 clips of 2 guided DDIM steps → frames, as the reference running the same weights (PSNR ≥ 40 dB)': async (ctx) => {
+  'flap-mini as shipped: a clip of 2 guided DDIM steps → frames, as the reference running the same weights (PSNR ≥ 40 dB)': async (ctx) => {
     const [config, weights, fixture] = await Promise.all(
       ['models/flap-mini/config.json', 'models/flap-mini/weights.safetensors', 'tests/fixtures/mini_generation.safetensors'].map((p) => repoBytes(p, ctx.where)),
     );

@@ -74,7 +74,8 @@ describe.skipIf(!slow)('[node] larger configs (FLAP_SLOW=1)', () => {
       const config = parseConfig(sd15);
       const path = writeWeights('sd15', dir);
       let t0 = performance.now();
-      const model = await FlapModel.load(device, config, await fileSource(path));
+      const source = await fileSource(path);
+      const model = await FlapModel.load(device, config, source).finally(() => source.close?.());
       await device.sync();
       const loadS = (performance.now() - t0) / 1000;
       const weights = device.stats.bytesInUse;

@@ -1,6 +1,6 @@
 """Golden outputs of the shipped flap-mini for the TypeScript parity test (tests/models/mini.cases.ts): the
 reference pipeline run on models/flap-mini/ exactly as shipped (its f16 weight values, computed in float32), on
-the first 0.4 s of tests/fixtures/speech.wav (10 frames: two clips of 8 with motion frames) and the golden
+the first 0.3 s of tests/fixtures/speech.wav (7 frames: one clip of 8 after its 2 motion frames) and the golden
 fixtures' portrait (a neutral head-world render at 128x128), 2 guided DDIM steps. Also renders of the shipped head asset
 for the WebGPU preview's test (tests/fixtures/head_renders.safetensors). Written to tests/fixtures/mini_generation.safetensors (about 1.5 MB: frames as F16).
 
@@ -29,7 +29,7 @@ from gen_fixtures import portrait, read_wav  # noqa: E402
 MODEL = os.path.join(ROOT, "models", "flap-mini")
 OUT = os.path.join(ROOT, "tests", "fixtures", "mini_generation.safetensors")
 HEAD_OUT = os.path.join(ROOT, "tests", "fixtures", "head_renders.safetensors")
-SECONDS = 0.4
+SECONDS = 0.3
 SEED = 11
 
 

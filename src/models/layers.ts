@@ -43,9 +43,16 @@ export class Conv2d extends Module {
     if (bias) this.bias = new Parameter([outChannels]);
   }
 
+  /**
+   * Re-lays the loaded weight for the kernel. A k×k weight's original layout is then dropped (the re-laid copy
+   * is all the kernel reads), so conv weights are held once; a 1×1 weight is used as it is.
+   */
   prepare(): void {
+    if (this.prepared && !this.weight.loaded) return; // prepared already, the original dropped
+    const weight = this.weight.tensor;
     this.prepared?.weight.release();
-    this.prepared = prepareConvWeight(this.weight.tensor);
+    this.prepared = prepareConvWeight(weight);
+    if (this.kernel > 1) this.weight.release();
   }
 
   /** x [N, H, W, Cin] → act(conv + b) + residual, [N, OH, OW, Cout]. */

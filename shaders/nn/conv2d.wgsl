@@ -5,7 +5,8 @@
 // multiply-adds and every weight value PX. With VEC (Cin/groups a multiple of 4) the reduction over input
 // channels reads vec4s from both operands. With W16 the weight is stored as f16, two per u32, and unpacked in
 // the loop (half the weight memory and traffic). Padding is given per side (top, left; bottom and right follow from
-// the output size), so the VAE's (0, 1, 0, 1) padding needs no copy. Epilogue: + bias, activation, + residual.
+// the output size), so the VAE's (0, 1, 0, 1) padding needs no copy. Epilogue: + bias (shared [Cout], or per image [N, Cout] when
+// bias_stride = Cout: a ResNet's time embedding rides in it), activation, + residual.
 {{PARAMS}}
 
 #if VEC
@@ -149,7 +150,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       let o = pixel * params.cout + co;
       var v = acc[p][j];
 #if BIAS
-      v += bias[co];
+      v += bias[n * params.bias_stride + co];
 #endif
       v = activate(v);
 #if RESIDUAL

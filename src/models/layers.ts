@@ -55,10 +55,11 @@ export class Conv2d extends Module {
     if (this.kernel > 1) this.weight.release();
   }
 
-  /** x [N, H, W, Cin] → act(conv + b) + residual, [N, OH, OW, Cout]. */
-  forward(x: Tensor, options: { activation?: ConvActivation; residual?: Tensor } = {}): Tensor {
+  /** x [N, H, W, Cin] → act(conv + b) + residual, [N, OH, OW, Cout]; `bias` ([Cout] or [N, Cout]) replaces b. */
+  forward(x: Tensor, options: { activation?: ConvActivation; residual?: Tensor; bias?: Tensor } = {}): Tensor {
     if (!this.prepared) this.prepare();
-    return conv2d(x, this.prepared!, this.bias?.tensor, { ...this.options, ...options });
+    const { bias = this.bias?.tensor, ...rest } = options;
+    return conv2d(x, this.prepared!, bias, { ...this.options, ...rest });
   }
 
   protected override dispose(): void {

@@ -27,11 +27,13 @@ export class ResnetBlock2D extends Module {
   forward(x: Tensor, tembSilu?: Tensor): Tensor {
     const device = x.device;
     return device.scope(() => {
-      let h = this.conv1.forward(this.norm1.forward(x, { silu: true }));
+      // The time embedding [N, C] is added per image: folded with conv1's bias into the conv's epilogue.
+      let bias: Tensor | undefined;
       if (this.time_emb_proj && tembSilu) {
         const t = this.time_emb_proj.forward(tembSilu);
-        h = add(h, t.reshape([t.shape[0]!, 1, 1, t.shape[1]!]));
+        bias = this.conv1.bias ? add(t, this.conv1.bias.tensor) : t;
       }
+      const h = this.conv1.forward(this.norm1.forward(x, { silu: true }), { bias });
       const shortcut = this.conv_shortcut ? this.conv_shortcut.forward(x) : x;
       return this.conv2.forward(this.norm2.forward(h, { silu: true }), { residual: shortcut });
     });

@@ -42,6 +42,7 @@ export const conv2dUniforms = uniformSchema({
   dil_w: 'u32',
   pad_top: 'u32',
   pad_left: 'u32',
+  bias_stride: 'u32',
 });
 
 /** By the number of optional inputs (bias, residual) bound after x and w. */
@@ -114,7 +115,7 @@ export function selectVariant(cout: number, groups: number, activation: ConvActi
 
 /**
  * act(conv2d(x, w) + bias) + residual. x f32 [N, H, W, Cin] (channels last); w from `prepareConvWeight`;
- * bias f32 [Cout]. Returns f32 [N, OH, OW, Cout].
+ * bias f32 [Cout], or [N, Cout] for a bias per image. Returns f32 [N, OH, OW, Cout].
  *
  * @example
  * const y = conv2d(x, prepared, bias, { padding: 1, activation: 'silu' }); // 3x3, same size
@@ -131,8 +132,9 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
   if (!Number.isInteger(groups) || groups < 1 || cin % groups !== 0 || w.cout % groups !== 0 || cin / groups !== w.cinPerGroup) {
     throw new ShapeError(`conv2d: ${cin} input channels, ${groups} groups and a weight of ${w.cinPerGroup} channels per group do not fit`);
   }
-  if (bias && (bias.dtype !== 'f32' || bias.rank !== 1 || bias.shape[0] !== w.cout)) {
-    throw new ShapeError(`conv2d: bias must be f32 [${w.cout}] (got [${bias.shape.join(', ')}] ${bias.dtype})`);
+  const perImage = bias?.rank === 2;
+  if (bias && (bias.dtype !== 'f32' || bias.shape[bias.rank - 1] !== w.cout || (bias.rank !== 1 && !(perImage && bias.shape[0] === n)))) {
+    throw new ShapeError(`conv2d: bias must be f32 [${w.cout}] or [${n}, ${w.cout}] (got [${bias.shape.join(', ')}] ${bias.dtype})`);
   }
   const oh = Math.floor((h + top + bottom - dh * (w.kh - 1) - 1) / sh) + 1;
   const ow = Math.floor((wid + left + right - dw * (w.kw - 1) - 1) / sw) + 1;
@@ -144,7 +146,7 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
   }
   const activation = options.activation ?? 'none';
   const pointwise = w.kh === 1 && w.kw === 1 && sh === 1 && sw === 1 && top + left + bottom + right === 0 && groups === 1;
-  if (pointwise && activation !== 'relu') {
+  if (pointwise && activation !== 'relu' && !perImage) {
     const rows = x.reshape([n * h * wid, cin]);
     const res = residual?.reshape([n * h * wid, w.cout]);
     const y = linear(rows, w.weight, bias, { activation, residual: res });
@@ -170,7 +172,7 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
     outputs: [out],
     uniforms: {
       pixels, cin, cout: w.cout, groups, in_h: h, in_w: wid, out_h: oh, out_w: ow, kh: w.kh, kw: w.kw,
-      stride_h: sh, stride_w: sw, dil_h: dh, dil_w: dw, pad_top: top, pad_left: left,
+      stride_h: sh, stride_w: sw, dil_h: dh, dil_w: dw, pad_top: top, pad_left: left, bias_stride: perImage ? w.cout : 0,
     },
     workgroups: flatDispatch(threads, WG, device.info.limits.maxComputeWorkgroupsPerDimension),
   });

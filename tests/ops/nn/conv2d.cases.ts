@@ -150,6 +150,27 @@ export const cases: Cases = {
     log(`${runs} (problem, variant) pairs over ${list.length} problems`);
   },
 
+  'a bias per image ([N, Cout]: the ResNet time embedding) equals conv + broadcast add; mis-shaped biases are refused': async ({ device }) => {
+    const r = rng(33);
+    const [n, h, w, cin, cout] = [3, 5, 7, 8, 12];
+    const x = randomArray(n * h * w * cin, r), wt = randomArray(cout * cin * 9, r), b = randomArray(n * cout, r);
+    const p: Problem = { n, h, w, cin, cout, k: [3, 3], stride: [1, 1], pad: [1, 1, 1, 1], dil: [1, 1], groups: 1, act: 'silu', bias: false, residual: false };
+    const plain = reference({ ...p, act: 'none' }, x, wt, b, new Float32Array(0));
+    const want = plain.map((v, i) => {
+      const z = v + b[Math.floor(i / (h * w * cout)) * cout + (i % cout)]!;
+      return z / (1 + Math.exp(-z));
+    });
+    await device.scopeAsync(async () => {
+      const prepared = prepareConvWeight(device.tensor([cout, cin, 3, 3], 'f32', wt));
+      const xt = device.tensor([n, h, w, cin], 'f32', x);
+      const y = conv2d(xt, prepared, device.tensor([n, cout], 'f32', b), { padding: 1, activation: 'silu' });
+      assertClose(await y.read(), want, { atol: 1e-4, rtol: 1e-4, label: 'per-image bias' });
+      await assertThrows(() => conv2d(xt, prepared, device.tensor([n + 1, cout]), { padding: 1 }), ShapeError, /bias must be/);
+      await assertThrows(() => conv2d(xt, prepared, device.tensor([cout, 1]), { padding: 1 }), ShapeError, /bias must be/);
+      prepared.weight.release();
+    });
+  },
+
   'a forced variant that does not fit the channels is refused': async ({ device }) => {
     await device.scopeAsync(async () => {
       const prepared = prepareConvWeight(device.tensor([6, 3, 3, 3]));

@@ -14,4 +14,5 @@ run audio audio.py --minutes "${AUDIO:-30}"
 [ -f ../.data/head_asset.safetensors ] || "$PY" ../world/export_asset.py --half  # f16 bases: 11 MB instead of 21
 "$PY" export.py
 "$PY" evaluate.py --clips "${EVAL_CLIPS:-8}"
-"$PY" parity.py  # golden outputs of the shipped model for tests/models/mini.cases.ts
+"$PY" parity.py  # golden outputs of the shipped model for tests/models/mini.cases.ts and tests/render
+"$PY" model_card.py

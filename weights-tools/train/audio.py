@@ -67,7 +67,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--shards", type=int, default=20)
     ap.add_argument("--lr", type=float, default=3e-4)
-    ap.add_argument("--threads", type=int, default=2)
+    # One thread: with two, Debian's torch + OpenBLAS (pthread) returned non-finite losses or gradients for about
+    # 40 % of this model's batches (its conv feature extractor), and one such step had poisoned a whole run.
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
@@ -95,7 +97,11 @@ def main() -> None:
         loss = ((pred - target).pow(2) * w).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
+        if not (torch.isfinite(loss) and torch.isfinite(norm)):
+            # One bad batch must not poison the weights (a run diverged to NaN at step ~190 without this).
+            log(step=step, skipped_nonfinite=1)
+            continue
         opt.step()
         step += 1
         if step % 20 == 0:

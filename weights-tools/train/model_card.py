@@ -59,14 +59,15 @@ def main() -> None:
     lines = ["# flap-mini", "",
              "A small FLAP model (128x128 frames, 8 frames per clip with 2 motion frames, `config.json`) trained from",
              "scratch on CPU on the procedural head world of `weights-tools/world`, to make the demo and the command",
-             "line animate a face out of the box and to measure the controls. It is a demonstration model: a few CPU",
-             "hours of training, not a photoreal talking-head model.", "",
+             "line animate a face out of the box and to measure the controls. It is a demonstration model trained for",
+             "minutes per stage; the measurements below say how far it gets.", "",
              "## Files", "", "| file | bytes |", "|---|---|"]
     lines += [f"| `{n}` | {b:,} |" for n, b in files.items()]
     lines += [f"| total | {sum(files.values()):,} |", "",
               "## Data", "",
-              f"Rendered by `weights-tools/make_dataset.py`: {len(shards['train'])} training shards and "
-              f"{len(shards['heldout'])} held-out shards of 50 identities each (identity, voice and text seeds of the",
+              f"Rendered by `weights-tools/make_dataset.py`; {len(shards['train'])} training shards and "
+              f"{len(shards['heldout'])} held-out shards of 50 identities each were on disk when this card was written "
+              "(a stage trains on the shards present when it starts; identity, voice and text seeds of the",
               "held-out set are disjoint from training), 16-frame clips at 25 fps of procedural heads driven by",
               "espeak-ng speech (mouth from phoneme timing), smooth random head motion and blinks.", "",
               "## Training", "",
@@ -100,8 +101,8 @@ def main() -> None:
     if args.sample:
         lines += ["", "## Sample", "", args.sample]
     lines += ["", "## Limits", "",
-              "- Trained for minutes per stage on 2 CPU cores: frames are blurry and identity detail is lost; the",
-              "  metrics above say how far each control gets. Longer runs of the same scripts improve it.",
+              "- Trained for minutes per stage on 2 busy CPU cores: the metrics above are far from the targets, and",
+              "  with few sampler steps the frames stay noise. Longer runs of the same scripts are the way forward.",
               "- Only the head world's look (flat-shaded procedural heads, gradient backgrounds): real photos are out",
               "  of distribution and come out as head-world faces at best.",
               "- 128x128 output; the audio head knows espeak-ng voices only.", ""]

@@ -33,7 +33,7 @@ export interface TinyAutoencoderConfig {
 export type AutoencoderConfig = KLAutoencoderConfig | TinyAutoencoderConfig;
 export interface SchedulerConfig {
   num_train_timesteps: number; beta_start: number; beta_end: number; beta_schedule: 'scaled_linear'; prediction_type: 'epsilon';
-  timestep_spacing: 'leading'; steps_offset: number; default_sampler: 'ddim' | 'dpmpp_2m'; default_steps: number; default_guidance_scale: number;
+  timestep_spacing: 'leading' | 'trailing'; steps_offset: number; default_sampler: 'ddim' | 'dpmpp_2m'; default_steps: number; default_guidance_scale: number;
 }
 export interface FlapConfig {
   name: string;
@@ -121,6 +121,10 @@ export function parseConfig(json: unknown): FlapConfig {
     for (const [key, n] of [['num_attention_heads', unet.num_attention_heads], ['norm_num_groups', unet.norm_num_groups], ['motion_num_attention_heads', unet.motion_num_attention_heads]] as const) {
       if (width % n !== 0) throw new InputError('config', `unet.block_out_channels entry ${width} is not divisible by unet.${key} (${n})`);
     }
+  }
+  const spacing = (cfg.scheduler as { timestep_spacing?: unknown }).timestep_spacing;
+  if (spacing !== undefined && spacing !== 'leading' && spacing !== 'trailing') {
+    throw new InputError('config', `scheduler.timestep_spacing must be "leading" or "trailing" (got ${JSON.stringify(spacing)})`);
   }
   const video = cfg.video as VideoConfig;
   if (video.height % 8 !== 0 || video.width % 8 !== 0) throw new InputError('config', `video ${video.width}x${video.height} is not a multiple of 8`);

@@ -27,7 +27,7 @@ export function numFrames(config: FlapConfig, samples: number): number {
 
 export function scheduleConfig(config: FlapConfig): ScheduleConfig {
   const s = config.scheduler;
-  return { trainSteps: s.num_train_timesteps, betaStart: s.beta_start, betaEnd: s.beta_end, stepsOffset: s.steps_offset, setAlphaToOne: false };
+  return { trainSteps: s.num_train_timesteps, betaStart: s.beta_start, betaEnd: s.beta_end, stepsOffset: s.steps_offset, spacing: s.timestep_spacing, setAlphaToOne: false };
 }
 
 /** 16 kHz speech → coefficients [frames, 120] (kept: the caller releases). */

@@ -9,9 +9,12 @@ kernel). Per-step constants are computed once, in float64:
 DDIM: cx = c1 = 0, c0 = sqrt(ā_next), ce = sqrt(1 − ā_next). DPM-Solver++(2M) (Lu et al. 2022, multistep,
 data prediction): ce = 0, cx = sigma_t / sigma_s, c0 = −alpha_t · expm1(−h), c1 = c0 / (2 r) with
 r = h_prev / h; first order at the first step and, below 15 steps, at the last one.
-Betas "scaled_linear": linspace(sqrt(β0), sqrt(β1), 1000)²; timesteps "leading" with an offset:
-t_i = (N − 1 − i) · floor(1000 / N) + steps_offset; each step goes to t_i − floor(1000 / N), and below 0 to
-ā_0 (SD's set_alpha_to_one = false).
+Betas "scaled_linear": linspace(sqrt(β0), sqrt(β1), 1000)². Timesteps, descending, either
+  "leading" (SD): t_i = (N − 1 − i) · floor(1000 / N) + steps_offset, or
+  "trailing": t_i = floor((N − i) · 1000 / N) − 1, which starts at t = 999, where sampling really starts (pure
+  noise); with few steps "leading" starts far lower (t = 501 for 2 steps) and asks the model to denoise noise it
+  was told is half signal.
+Each step goes to the next timestep, and the last one to ā_0 (SD's set_alpha_to_one = false).
 """
 
 from __future__ import annotations
@@ -32,12 +35,20 @@ def alphas_cumprod(cfg: dict) -> np.ndarray:
     return np.cumprod(1.0 - betas)
 
 
-def leading_timesteps(cfg: dict, steps: int) -> list[int]:
+SPACINGS = ("leading", "trailing")
+
+
+def timesteps(cfg: dict, steps: int) -> list[int]:
     n = cfg["num_train_timesteps"]
     if not (isinstance(steps, int) and 1 <= steps <= n):
         raise ValueError(f"steps must be an integer in 1..{n}, got {steps!r}")
-    ratio = n // steps
-    return [(steps - 1 - i) * ratio + cfg.get("steps_offset", 1) for i in range(steps)]
+    spacing = cfg.get("timestep_spacing", "leading")
+    if spacing == "leading":
+        ratio = n // steps
+        return [(steps - 1 - i) * ratio + cfg.get("steps_offset", 1) for i in range(steps)]
+    if spacing == "trailing":
+        return [(steps - i) * n // steps - 1 for i in range(steps)]
+    raise ValueError(f"unknown timestep_spacing {spacing!r}; expected one of {SPACINGS}")
 
 
 def plan(kind: str, steps: int, cfg: dict) -> dict[str, list[float]]:
@@ -45,14 +56,13 @@ def plan(kind: str, steps: int, cfg: dict) -> dict[str, list[float]]:
     if kind not in KINDS:
         raise ValueError(f"unknown sampler {kind!r}; expected one of {KINDS}")
     ac = alphas_cumprod(cfg)
-    ts = leading_timesteps(cfg, steps)
-    ratio = cfg["num_train_timesteps"] // steps
+    ts = timesteps(cfg, steps)
     abar = lambda t: ac[t] if t >= 0 else ac[0]  # noqa: E731
     lam = lambda a: 0.5 * math.log(a / (1 - a))  # noqa: E731
     out = {k: [] for k in ("t", "alpha_bar", "alpha_bar_next", "sigma_s", "inv_alpha_s", "cx", "c0", "c1", "ce",
                            "order")}
     for i, t in enumerate(ts):
-        a_s, a_t = abar(t), abar(t - ratio)
+        a_s, a_t = abar(t), abar(ts[i + 1] if i + 1 < len(ts) else -1)
         row = {"t": t, "alpha_bar": a_s, "alpha_bar_next": a_t, "sigma_s": math.sqrt(1 - a_s),
                "inv_alpha_s": 1 / math.sqrt(a_s)}
         if kind == "ddim":

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from flap_ref.config import load_config
-from flap_ref.schedulers import Sampler, alphas_cumprod, leading_timesteps, plan
+from flap_ref.schedulers import Sampler, alphas_cumprod, plan, timesteps
 
 CFG = load_config("test")["scheduler"]
 
@@ -41,13 +41,36 @@ def test_alphas_cumprod_closed_form():
     (50, list(range(981, 0, -20))),
 ])
 def test_leading_timesteps_match_stable_diffusion(steps, expect):
-    assert leading_timesteps(CFG, steps) == expect
+    assert timesteps(CFG, steps) == expect
+
+
+@pytest.mark.parametrize("steps, expect", [
+    (1, [999]),
+    (2, [999, 499]),
+    (7, [999, 856, 713, 570, 427, 284, 141]),  # floor((7 - i) · 1000 / 7) − 1: 1000 / 7 is not an integer
+    (8, [999, 874, 749, 624, 499, 374, 249, 124]),
+])
+def test_trailing_timesteps_start_at_pure_noise(steps, expect):
+    assert timesteps({**CFG, "timestep_spacing": "trailing"}, steps) == expect
+
+
+def test_every_step_goes_to_the_next_timestep_and_the_last_to_alpha_bar_0():
+    cfg = {**CFG, "timestep_spacing": "trailing"}
+    ac = alphas_cumprod(cfg)
+    p = plan("ddim", 3, cfg)
+    assert p["t"] == [999, 665, 332]
+    assert p["alpha_bar_next"] == [ac[665], ac[332], ac[0]]
+
+
+def test_unknown_spacing_is_refused():
+    with pytest.raises(ValueError, match="unknown timestep_spacing"):
+        timesteps({**CFG, "timestep_spacing": "linspace"}, 4)
 
 
 @pytest.mark.parametrize("steps", [0, -1, 1001, 2.5])
 def test_bad_step_counts_are_refused(steps):
     with pytest.raises(ValueError, match="steps must be an integer"):
-        leading_timesteps(CFG, steps)
+        timesteps(CFG, steps)
 
 
 def test_unknown_sampler_is_refused():

@@ -16,7 +16,7 @@ import os
 import numpy as np
 import torch
 
-from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all
+from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all, set_lr
 from flap_ref.audio2flame import Audio2Flame
 from flap_ref.audio_encoder import AudioEncoder
 from flap_ref.config import load_config
@@ -92,6 +92,7 @@ def main() -> None:
     budget = Budget(args.minutes, elapsed)
     last_save = budget.elapsed
     while not budget.done():
+        set_lr(opt, args.lr * budget.lr_factor())
         audio, target, ref = data.batch(args.batch)
         pred = head(enc(audio), WINDOW, ref)
         loss = ((pred - target).pow(2) * w).mean()

@@ -72,6 +72,17 @@ class Budget:
     def done(self) -> bool:
         return self.elapsed >= self.limit
 
+    def lr_factor(self, tail: float = 0.25, floor: float = 0.1) -> float:
+        """1 until the last `tail` of the budget, then a linear fall to `floor`: short runs end on a low rate,
+        which removes most of the step noise from the final weights."""
+        left = max(0.0, 1.0 - self.elapsed / self.limit)
+        return max(floor, min(1.0, left / tail))
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
 
 def to_unit(frames_uint8: np.ndarray) -> torch.Tensor:
     """uint8 [..., H, W, 3] → float [..., 3, H, W] in [-1, 1]."""

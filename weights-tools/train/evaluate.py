@@ -141,7 +141,9 @@ def main() -> None:
     m["blinkRecall"] = recall_hits / max(1, requested)
     m["blinkFalsePerMinute"] = false / seconds * 60
 
-    # Lip sync of the audio head on held-out speech.
+    # Lip sync of the audio head on held-out speech, on one thread: with two, Debian's torch + OpenBLAS has
+    # returned non-finite values from this conv stack (see audio.py).
+    torch.set_num_threads(1)
     jaw_p, jaw_t = [], []
     sh = load_shard(shard_paths("heldout")[0])
     for k, (audio, coeffs, _) in enumerate(utterances(sh)):

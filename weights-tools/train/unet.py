@@ -9,8 +9,10 @@
 
   /usr/bin/python3 weights-tools/train/unet.py --stage pose --minutes 60
 
-Each stage starts from the previous stage's final weights and resumes from its own checkpoint. ε-prediction,
-MSE, timesteps uniform in [0, 1000), conditions dropped (zero tokens) with probability 0.1 for guidance.
+Each stage starts from the previous stage's final weights (the first one from `--init`, if given: e.g. an
+earlier run's weights after the autoencoder was trained further) and resumes from its own checkpoint.
+ε-prediction, MSE with min-SNR-5 weights, timesteps uniform in [0, 1000), conditions dropped (zero tokens) with probability 0.1 for
+guidance; the learning rate falls linearly over the budget's last quarter.
 The autoencoder comes from .runs/autoencoder/final.pt (frozen).
 """
 
@@ -22,7 +24,7 @@ import os
 import torch
 import torch.nn.functional as F
 
-from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all, to_unit
+from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all, set_lr, to_unit
 from data import Shards
 from flap_ref import schedulers
 from flap_ref.coeff_encoder import CoeffEncoder
@@ -68,7 +70,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=60)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--shards", type=int, default=8)
-    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--init", help="final.pt whose weights a fresh stage starts from (instead of the previous stage's)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -79,9 +82,10 @@ def main() -> None:
     parts = Parts(cfg)
     state = load_checkpoint(ckpt_path)
     previous = STAGES.index(args.stage) - 1
-    if state is None and previous >= 0:
-        prev = torch.load(os.path.join(RUNS, f"unet-{STAGES[previous]}", "final.pt"), map_location="cpu")
-        parts.load_state_dict(prev["model"])
+    start = args.init or (os.path.join(RUNS, f"unet-{STAGES[previous]}", "final.pt") if previous >= 0 else None)
+    if state is None and start is not None:
+        parts.load_state_dict(torch.load(start, map_location="cpu")["model"])
+        print(f"{args.stage} starts from {start}")
     for name, p in parts.named_parameters():
         p.requires_grad_(trainable(args.stage, name))
     params = [p for p in parts.parameters() if p.requires_grad]
@@ -103,6 +107,7 @@ def main() -> None:
     last_save = budget.elapsed
     parts.train()
     while not budget.done():
+        set_lr(opt, args.lr * budget.lr_factor())
         frames, coeffs, ref, ref_coeffs = data.windows(batch, length)
         with torch.no_grad():
             z = ae.encode(to_unit(frames.reshape(-1, *frames.shape[2:]))) * latent_scale
@@ -136,7 +141,12 @@ def main() -> None:
         ctx = Context(pose, expr, frames=length, reference=features)
         eps = parts.unet(x, t, ctx)
         keep = target_mask.flatten()
-        loss = F.mse_loss(eps[keep], noise[keep])
+        # Min-SNR-γ weighting (Hang et al. 2023, γ = 5): nearly clean timesteps, whose ε is hard to see and
+        # matters little to the picture, stop dominating the gradient; it converges several times faster.
+        snr = a / (1 - a)
+        weight = (snr.clamp(max=5.0) / snr).flatten()
+        per_frame = (eps - noise).pow(2).flatten(1).mean(1)
+        loss = (per_frame * weight)[keep].mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -6,17 +6,23 @@
  * - betas "scaled_linear": `linspace(sqrt(0.00085), sqrt(0.012), 1000) ** 2`; alphā_t = prod_{s<=t} (1 - beta_s);
  * - timesteps, "leading" spacing with `steps_offset = 1`: ratio = floor(1000 / N),
  *   `t_i = (N - 1 - i) * ratio + 1` for i = 0..N-1 (N = 50: 981, 961, ..., 1);
- * - each step goes from t_i to `t_i - ratio`; below 0 that is the final alphā, `alphas_cumprod[0]`
+ * - or "trailing" spacing, `t_i = floor((N - i) * 1000 / N) - 1` (N = 2: 999, 499): it starts where sampling
+ *   starts, at pure noise, which matters with few steps ("leading" starts 2 steps at t = 501);
+ * - each step goes from t_i to t_{i+1}; after the last that is the final alphā, `alphas_cumprod[0]`
  *   (`set_alpha_to_one = false`);
  * - DPM-Solver++(2M) uses the same grid, data prediction, the midpoint form of the second-order update,
  *   first order at the first step, and first order at the last step when N < 15 (`lower_order_final`).
  */
+
+export type TimestepSpacing = 'leading' | 'trailing';
 
 export interface ScheduleConfig {
   trainSteps: number;
   betaStart: number;
   betaEnd: number;
   stepsOffset: number;
+  /** Where the inference timesteps sit; "leading" (SD's default) when absent. */
+  spacing?: TimestepSpacing;
   /** The alphā a step to "before t = 0" goes to: 1, or alphas_cumprod[0] (SD's `set_alpha_to_one = false`). */
   setAlphaToOne: boolean;
 }
@@ -44,12 +50,16 @@ export function alphasCumprod(config: ScheduleConfig = SD_SCHEDULE): Float64Arra
   return out;
 }
 
-/** Inference timesteps, "leading" spacing, descending. */
-export function leadingTimesteps(steps: number, config: ScheduleConfig = SD_SCHEDULE): number[] {
-  if (!Number.isInteger(steps) || steps < 1 || steps > config.trainSteps) {
-    throw new RangeError(`steps must be an integer in 1..${config.trainSteps}, got ${steps}`);
+/** Inference timesteps, descending, in the config's spacing. */
+export function inferenceTimesteps(steps: number, config: ScheduleConfig = SD_SCHEDULE): number[] {
+  const n = config.trainSteps;
+  if (!Number.isInteger(steps) || steps < 1 || steps > n) {
+    throw new RangeError(`steps must be an integer in 1..${n}, got ${steps}`);
   }
-  const ratio = Math.floor(config.trainSteps / steps);
+  if ((config.spacing ?? 'leading') === 'trailing') {
+    return Array.from({ length: steps }, (_, i) => Math.floor(((steps - i) * n) / steps) - 1);
+  }
+  const ratio = Math.floor(n / steps);
   return Array.from({ length: steps }, (_, i) => (steps - 1 - i) * ratio + config.stepsOffset);
 }
 
@@ -81,14 +91,13 @@ export interface SamplerPlan {
 
 export function planSampler(kind: SamplerKind, steps: number, config: ScheduleConfig = SD_SCHEDULE): SamplerPlan {
   const ac = alphasCumprod(config);
-  const ts = leadingTimesteps(steps, config);
-  const ratio = Math.floor(config.trainSteps / steps);
+  const ts = inferenceTimesteps(steps, config);
   const finalAlpha = config.setAlphaToOne ? 1 : ac[0]!;
   const abar = (t: number) => (t >= 0 ? ac[t]! : finalAlpha);
   const lambda = (a: number) => 0.5 * Math.log(a / (1 - a)); // log(alpha / sigma)
   const plan: StepCoefficients[] = ts.map((t, i) => {
     const aS = abar(t);
-    const aT = abar(t - ratio);
+    const aT = abar(i + 1 < ts.length ? ts[i + 1]! : -1);
     const alphaS = Math.sqrt(aS);
     const sigmaS = Math.sqrt(1 - aS);
     const base = { t, alphaBar: aS, alphaBarNext: aT, sigma_s: sigmaS, inv_alpha_s: 1 / alphaS };

@@ -2,11 +2,12 @@ import { ShapeError } from '../../../src/errors';
 import { Sampler, cfgStep } from '../../../src/ops/sampler/cfg_step';
 import {
   alphasCumprod,
-  leadingTimesteps,
+  inferenceTimesteps,
   planSampler,
   referenceDdimStep,
   referenceDpmStep,
   referenceGuidance,
+  SD_SCHEDULE,
 } from '../../../src/ops/sampler/schedule';
 import type { FlapDevice } from '../../../src/runtime/device';
 import { assert, assertClose, assertEqual, assertThrows, randomArray, rng } from '../../harness/assert';
@@ -41,9 +42,15 @@ export const cases: Cases = {
     const ac = alphasCumprod();
     // Values from torch.cumprod(1 - torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=float64)**2).
     assertClose([ac[0]!, ac[1]!, ac[500]!, ac[999]!], [0.99915, 0.9982960278384514, 0.2763326838229747, 0.004660098513077241], { atol: 0, rtol: 1e-12 });
-    const t50 = leadingTimesteps(50);
+    const t50 = inferenceTimesteps(50);
     assertEqual([t50[0], t50[1], t50[48], t50[49], t50.length], [981, 961, 21, 1, 50], '50 steps');
-    assertEqual(leadingTimesteps(7), [853, 711, 569, 427, 285, 143, 1], '7 steps');
+    assertEqual(inferenceTimesteps(7), [853, 711, 569, 427, 285, 143, 1], '7 steps');
+    const trailing = { ...SD_SCHEDULE, spacing: 'trailing' as const };
+    assertEqual(inferenceTimesteps(2, trailing), [999, 499], 'trailing, 2 steps');
+    // 1000 / 7 is not an integer: every t_i is floor((7 - i) · 1000 / 7) - 1.
+    assertEqual(inferenceTimesteps(7, trailing), [999, 856, 713, 570, 427, 284, 141], 'trailing, 7 steps');
+    const few = planSampler('ddim', 3, trailing).steps;
+    assertEqual(few.map((s) => [s.t, s.alphaBarNext]), [[999, ac[665]!], [665, ac[332]!], [332, 0.99915]], 'trailing steps go to the next timestep, the last to alphas_cumprod[0]');
     const dpm = planSampler('dpmpp_2m', 10);
     assertEqual(dpm.steps.map((s) => s.order), [1, 2, 2, 2, 2, 2, 2, 2, 2, 1], 'DPM orders, lower-order final below 15 steps');
     assertEqual(planSampler('dpmpp_2m', 20).steps.at(-1)!.order, 2, 'second order at the end of 20 steps');

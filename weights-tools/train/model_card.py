@@ -31,19 +31,22 @@ TARGETS = {  # key: (target, higher is better)
 }
 
 
-def last_entries(stage: str) -> tuple[dict | None, dict | None]:
-    """The last logged training step and the final ('done') entry of a run."""
+def entries(stage: str) -> list[dict]:
     path = os.path.join(RUNS, stage, "log.jsonl")
     if not os.path.exists(path):
-        return None, None
-    step = done = None
+        return []
     with open(path, encoding="utf-8") as f:
-        for line in f:
-            e = json.loads(line)
-            if e.get("done"):
-                done = e
-            elif "minutes" in e:
-                step = e
+        return [json.loads(line) for line in f]
+
+
+def last_entries(stage: str) -> tuple[dict | None, dict | None]:
+    """The last logged training step and the final ('done') entry of a run."""
+    step = done = None
+    for e in entries(stage):
+        if e.get("done"):
+            done = e
+        elif "minutes" in e:
+            step = e
     return step, done
 
 
@@ -79,6 +82,11 @@ def main() -> None:
             lines.append(f"| {stage} | {what} | not run | | |")
         else:
             lines.append(f"| {stage} | {what} | {step['step']} | {step['minutes']:.0f} | {step.get('loss', float('nan')):.4f} |")
+    for stage, _ in STAGES:
+        for e in entries(stage):
+            if "init" in e:
+                lines += ["", f"`{stage}` started from the weights of an earlier run (`{e['init']}`, {e['init_step']} steps, "
+                              "trained against an earlier state of the autoencoder) instead of from scratch."]
     _, probe = last_entries("probe")
     if probe:
         lines += ["", f"Probe accuracy on held-out renders: yaw {probe['mae_yaw']:.1f}°, pitch {probe['mae_pitch']:.1f}°, "

@@ -83,9 +83,11 @@ def main() -> None:
     state = load_checkpoint(ckpt_path)
     previous = STAGES.index(args.stage) - 1
     start = args.init or (os.path.join(RUNS, f"unet-{STAGES[previous]}", "final.pt") if previous >= 0 else None)
+    log = Log(run)
     if state is None and start is not None:
-        parts.load_state_dict(torch.load(start, map_location="cpu")["model"])
-        print(f"{args.stage} starts from {start}")
+        init = torch.load(start, map_location="cpu")
+        parts.load_state_dict(init["model"])
+        log(init=os.path.relpath(os.path.abspath(start), RUNS), init_step=init["step"])
     for name, p in parts.named_parameters():
         p.requires_grad_(trainable(args.stage, name))
     params = [p for p in parts.parameters() if p.requires_grad]
@@ -102,7 +104,6 @@ def main() -> None:
     length = m + f if args.stage == "video" else 1
     batch = max(1, args.batch // length) if args.stage == "video" else args.batch
     data = Shards("train", args.shards, seed=step + 17)
-    log = Log(run)
     budget = Budget(args.minutes, elapsed)
     last_save = budget.elapsed
     parts.train()

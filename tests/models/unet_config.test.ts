@@ -38,6 +38,7 @@ describe('UNet config', () => {
     ['a clip longer than the temporal table', (c) => (c.unet.motion_max_frames = 4), /4 \+ 1 motion frames exceeds unet\.motion_max_frames \(4\)/],
     ['a bad autoencoder type', (c) => ((c.autoencoder as { type: string }).type = 'vq'), /autoencoder\.type must be "kl" or "tiny"/],
     ['a video size not a multiple of 8', (c) => (c.video.width = 60), /video 60x64 is not a multiple of 8/],
+    ['an unknown timestep spacing', (c) => ((c.scheduler as unknown as Record<string, unknown>).timestep_spacing = 'linspace'), /scheduler\.timestep_spacing must be "leading" or "trailing"/],
   ];
   it.each(bad)('refuses %s with an InputError naming it', (_, edit, message) => {
     const cfg = structuredClone(testConfig) as unknown as FlapConfig;

@@ -1,10 +1,10 @@
 """Last stage: the audio encoder and the audio-to-FLAME head on (speech, coefficient) pairs of the world.
 
-  /usr/bin/python3 weights-tools/train/audio.py --minutes 32
+  /usr/bin/python3 weights-tools/train/audio.py --minutes 30
 
 Random 2.56 s windows of each identity's utterance (64 frames); the target is the world's coefficient track
 of those frames. The loss weights the speech-driven parts (jaw, the mouth expressions) most; head motion,
-gaze and blinks are random in the world, so the head only learns their average there (weight 0.02), and the
+gaze and blinks are random in the world, so the head only learns their average there (weights 0.1), and the
 controls supply them at generation time. Conditioned on the identity's reference coefficients.
 """
 
@@ -16,7 +16,7 @@ import os
 import numpy as np
 import torch
 
-from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all, set_lr
+from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all
 from flap_ref.audio2flame import Audio2Flame
 from flap_ref.audio_encoder import AudioEncoder
 from flap_ref.config import load_config
@@ -27,14 +27,10 @@ WINDOW = 64
 
 
 def weights() -> torch.Tensor:
-    """Everything the speech does not decide (head motion, gaze, blinks, the random expression episodes, the
-    drift of the unnamed components) is noise to this head: a small weight lets it learn their average without
-    that noise drowning the gradient of the jaw and lips. (Weights of 4 on the jaw and 1 on all named
-    expressions left the jaw correlation stuck near 0.5 for 1,000 steps.)"""
-    w = torch.full((120,), 0.02)
-    w[15] = 20.0            # jaw opening
-    w[16:18] = 1.0          # the jaw's other axes: always 0
-    w[[23, 24, 30]] = 5.0   # lip_pucker, lip_stretch, lip_press: the speech-driven mouth shapes
+    w = torch.full((120,), 0.1)
+    w[15:18] = 4.0          # jaw
+    w[20:32] = 1.0          # the named expressions (mouth shapes among them)
+    w[32:] = 0.3
     return w
 
 
@@ -74,9 +70,6 @@ def main() -> None:
     # One thread: with two, Debian's torch + OpenBLAS (pthread) returned non-finite losses or gradients for about
     # 40 % of this model's batches (its conv feature extractor), and one such step had poisoned a whole run.
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--fresh-optimizer", action="store_true",
-                    help="resume the weights but not Adam's moments (after a loss change, old second moments make "
-                         "the first updates far too large: a jaw-weight change collapsed a run to the mean jaw)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
@@ -91,18 +84,14 @@ def main() -> None:
     if state is not None:
         enc.load_state_dict(state["encoder"])
         head.load_state_dict(state["head"])
-        if not args.fresh_optimizer:
-            opt.load_state_dict(state["opt"])
+        opt.load_state_dict(state["opt"])
         step, elapsed = state["step"], state["elapsed"]
-    first = step
     data = Pairs("train", args.shards, seed=step + 3)
     w = weights()
     log = Log(run)
     budget = Budget(args.minutes, elapsed)
     last_save = budget.elapsed
     while not budget.done():
-        warmup = min(1.0, (step - first + 1) / 100) if args.fresh_optimizer else 1.0
-        set_lr(opt, args.lr * budget.lr_factor() * warmup)
         audio, target, ref = data.batch(args.batch)
         pred = head(enc(audio), WINDOW, ref)
         loss = ((pred - target).pow(2) * w).mean()

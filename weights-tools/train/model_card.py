@@ -82,9 +82,9 @@ def main() -> None:
             lines.append(f"| {stage} | {what} | not run | | |")
         else:
             lines.append(f"| {stage} | {what} | {step['step']} | {step['minutes']:.0f} | {step.get('loss', float('nan')):.4f} |")
-    for stage, _ in STAGES:
+    for previous, (stage, _) in zip([None] + [s for s, _ in STAGES], STAGES):
         for e in entries(stage):
-            if "init" in e:
+            if "init" in e and e["init"] != f"{previous}/final.pt":  # not just the previous stage's weights
                 lines += ["", f"`{stage}` started from the weights of an earlier run (`{e['init']}`, {e['init_step']} steps, "
                               "trained against an earlier state of the autoencoder) instead of from scratch."]
     _, probe = last_entries("probe")

@@ -109,8 +109,11 @@ def main() -> None:
     if args.sample:
         lines += ["", "## Sample", "", args.sample]
     lines += ["", "## Limits", "",
-              "- Trained for minutes per stage on 2 busy CPU cores: the metrics above are far from the targets, and",
-              "  with few sampler steps the frames stay noise. Longer runs of the same scripts are the way forward.",
+              "- Trained for 10-50 minutes per stage on 2 CPU cores: the image metrics are below their targets, and",
+              "  the expression controls (blinks, jaw; `blinkRecall`, `jawCorrelationProbe`) are not followed yet.",
+              "  Longer runs of the same scripts are the way forward; every stage resumes from its checkpoint.",
+              "- The audio head's jaw follows the teacher's only in part (`jawCorrelationAudio`); its wav2vec2-style",
+              "  encoder is trained from scratch, for minutes.",
               "- Only the head world's look (flat-shaded procedural heads, gradient backgrounds): real photos are out",
               "  of distribution and come out as head-world faces at best.",
               "- 128x128 output; the audio head knows espeak-ng voices only.", ""]

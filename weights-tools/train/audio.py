@@ -69,6 +69,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=3e-4)
     # One thread: with two, Debian's torch + OpenBLAS (pthread) returned non-finite losses or gradients for about
     # 40 % of this model's batches (its conv feature extractor), and one such step had poisoned a whole run.
+    # One thread is not a cure: a later one-thread run skipped 35 % of its steps, an identical rerun none, and
+    # the same batches were finite in isolation. The skip guard below is what keeps the weights safe.
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -11,8 +11,8 @@
 
 Each stage starts from the previous stage's final weights (the first one from `--init`, if given: e.g. an
 earlier run's weights after the autoencoder was trained further) and resumes from its own checkpoint.
-ε-prediction, MSE with min-SNR-5 weights, timesteps uniform in [0, 1000), conditions dropped (zero tokens) with probability 0.1 for
-guidance; the learning rate falls linearly over the budget's last quarter.
+ε-prediction, MSE with min-SNR-5 weights, timesteps uniform in [0, 1000), conditions dropped (zero tokens) with
+probability 0.1 for guidance; the learning rate falls linearly over the budget's last quarter.
 The autoencoder comes from .runs/autoencoder/final.pt (frozen).
 """
 
@@ -22,7 +22,6 @@ import argparse
 import os
 
 import torch
-import torch.nn.functional as F
 
 from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all, set_lr, to_unit
 from data import Shards

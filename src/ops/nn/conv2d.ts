@@ -133,7 +133,8 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
     throw new ShapeError(`conv2d: ${cin} input channels, ${groups} groups and a weight of ${w.cinPerGroup} channels per group do not fit`);
   }
   const perImage = bias?.rank === 2;
-  if (bias && (bias.dtype !== 'f32' || bias.shape[bias.rank - 1] !== w.cout || (bias.rank !== 1 && !(perImage && bias.shape[0] === n)))) {
+  const biasFits = bias && (perImage ? bias.shape[0] === n && bias.shape[1] === w.cout : bias.rank === 1 && bias.shape[0] === w.cout);
+  if (bias && (bias.dtype !== 'f32' || !biasFits)) {
     throw new ShapeError(`conv2d: bias must be f32 [${w.cout}] or [${n}, ${w.cout}] (got [${bias.shape.join(', ')}] ${bias.dtype})`);
   }
   const oh = Math.floor((h + top + bottom - dh * (w.kh - 1) - 1) / sh) + 1;

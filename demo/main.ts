@@ -129,11 +129,15 @@ async function generate() {
 
 let head: { renderer: HeadRenderer; context: GPUCanvasContext } | undefined;
 
-/** Loads the shipped model's head asset, if it has one, for the 3-D preview beside the player. */
+/** The 3-D preview beside the player: the model's own head asset (a guided model loaded it), else `url`'s. */
 async function loadHead(url: string): Promise<void> {
-  const res = await fetch(url).catch(() => undefined);
-  if (!flap || !res?.ok || res.headers.get('content-type')?.includes('html')) return;
-  const renderer = await HeadRenderer.load(flap.device, new Uint8Array(await res.arrayBuffer()));
+  if (!flap) return;
+  let renderer = flap.head;
+  if (!renderer) {
+    const res = await fetch(url).catch(() => undefined);
+    if (!res?.ok || res.headers.get('content-type')?.includes('html')) return;
+    renderer = await HeadRenderer.load(flap.device, new Uint8Array(await res.arrayBuffer()));
+  }
   const context = $<HTMLCanvasElement>('head').getContext('webgpu')!;
   const format = navigator.gpu.getPreferredCanvasFormat();
   context.configure({ device: flap.device.gpu, format, alphaMode: 'opaque' });

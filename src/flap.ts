@@ -19,6 +19,7 @@ import { FlapModel } from './models/model';
 import { audioToCoefficients, decodeFrames, generateLatents, numFrames, reference, releaseReference } from './models/pipeline';
 import type { SamplerKind } from './ops/sampler/schedule';
 import { slice } from './ops/tensor/slab';
+import { HeadRenderer } from './render/head';
 import { createDevice, type FlapDevice } from './runtime/device';
 import type { WeightInput } from './weights/load';
 
@@ -27,6 +28,11 @@ export interface ModelSource {
   config: FlapConfig | Record<string, unknown> | string;
   /** The weights: a URL (streamed) or bytes / a stream / a reader. */
   weights: WeightInput | string;
+  /**
+   * The model's head asset (`head_asset.safetensors`): a URL or bytes. Required by models whose config has a
+   * geometry guide (`unet.guide`, flap-mini), which draw it posed by every frame's coefficients.
+   */
+  headAsset?: string | Uint8Array | ArrayBuffer;
 }
 
 export interface LoadFlapOptions {
@@ -104,11 +110,20 @@ async function weightsFrom(source: WeightInput | string): Promise<WeightInput> {
   return res.body;
 }
 
+async function bytesFrom(source: string | Uint8Array | ArrayBuffer, field: string): Promise<Uint8Array> {
+  if (typeof source !== 'string') return source instanceof Uint8Array ? source : new Uint8Array(source);
+  const res = await fetch(source);
+  if (!res.ok) throw new InputError(field, `${source}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
 export class Flap {
   private constructor(
     readonly device: FlapDevice,
     readonly model: FlapModel,
     private readonly ownsDevice: boolean,
+    /** The model's head asset, drawn as the geometry guide (and usable as a 3-D preview), when it has one. */
+    readonly head?: HeadRenderer,
   ) {}
 
   get config(): FlapConfig {
@@ -117,11 +132,19 @@ export class Flap {
 
   static async load(source: ModelSource, options: LoadFlapOptions = {}): Promise<Flap> {
     const config = parseConfig(typeof source.config === 'string' ? await fetchJson(source.config) : source.config);
+    const guide = config.unet.guide;
+    if (guide && source.headAsset === undefined) throw new InputError('headAsset', `${config.name} draws a geometry guide (config unet.guide): give its head_asset.safetensors`);
     const device = options.device ?? (await createDevice());
+    let head: HeadRenderer | undefined;
     try {
+      if (source.headAsset !== undefined) {
+        head = await HeadRenderer.load(device, await bytesFrom(source.headAsset, 'headAsset'));
+        if (guide) await head.prepareGuides(guide);
+      }
       const model = await FlapModel.load(device, config, await weightsFrom(source.weights), { keepF16: options.keepF16, onProgress: options.onProgress });
-      return new Flap(device, model, !options.device);
+      return new Flap(device, model, !options.device, head);
     } catch (e) {
+      head?.destroy();
       if (!options.device) device.destroy();
       throw e;
     }
@@ -158,7 +181,9 @@ export class Flap {
 
     report({ stage: 'reference', fraction: 0.05 });
     const imageTensor = device.tensor([1, cfg.video.height, cfg.video.width, 3], 'f32', image);
-    const ref = reference(model, imageTensor, refCoeffs);
+    const guide = cfg.unet.guide;
+    const guides = guide && this.head ? (c: Float32Array) => this.head!.renderGuides(c, guide) : undefined;
+    const ref = reference(model, imageTensor, refCoeffs, guides);
     imageTensor.release();
     const out: Frame[] = [];
     const f = cfg.video.frames_per_clip;
@@ -170,6 +195,7 @@ export class Flap {
         seed: req.seed ?? 0,
         signal: req.signal,
         retain: false,
+        guides,
         onStep: (clip, step) => {
           const clips = Math.ceil(frames / f);
           report({ stage: 'denoise', fraction: 0.05 + (0.9 * (clip + (step + 1) / (steps + 1))) / clips, clip, clips });
@@ -196,9 +222,10 @@ export class Flap {
     return { frames: out, width: cfg.video.width, height: cfg.video.height, fps: cfg.video.fps, coefficients, audio: { samples: audio, sampleRate: cfg.video.sample_rate }, peakBytes };
   }
 
-  /** Frees the model's weights (and the device, if `load` created it). */
+  /** Frees the model's weights and head asset (and the device, if `load` created it). */
   dispose(): void {
     this.model.release();
+    this.head?.destroy();
     if (this.ownsDevice) this.device.destroy();
   }
 }

@@ -1,7 +1,7 @@
 """Makes flap-mini's synthetic data set from the procedural head world (weights-tools/world).
 
 Usage:  /usr/bin/python3 weights-tools/make_dataset.py [--train 1000] [--heldout 100] [--per-shard 50]
-            [--audio-clips 2] [--motion-clips 3] [--out weights-tools/.data/dataset] [--ss 2]
+            [--audio-clips 2] [--motion-clips 3] [--out weights-tools/.data/dataset] [--ss 2] [--part K/N]
 
 Identities: train ids 0..train-1, held-out ids 1_000_000.. (separate seed range); held-out identities
 use held-out espeak-ng voices (dialects x variants) and a held-out word list (speech.py).
@@ -107,6 +107,8 @@ def main():
     ap.add_argument("--ss", type=int, default=2, help="supersampling factor of the renderer")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".data", "dataset"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--part", default="0/1", help="K/N: this process makes every N-th shard from the K-th "
+                    "(run N processes with K = 0..N-1 to use N cores)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
@@ -116,7 +118,8 @@ def main():
         for s in range(0, n, args.per_shard):
             seeds = list(range(base + s, base + min(n, s + args.per_shard)))
             jobs.append((os.path.join(args.out, f"{split}-{s // args.per_shard:04d}.npz"), seeds, split == "heldout"))
-    for path, seeds, held in jobs:
+    k, n = (int(v) for v in args.part.split("/"))
+    for path, seeds, held in jobs[k::n]:
         if os.path.exists(path):
             print(f"skip {path} (done)", flush=True)
             continue

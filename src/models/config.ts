@@ -21,7 +21,14 @@ export interface UNetConfig {
   layers_per_block: number; num_attention_heads: number; cross_attention_dim: number; norm_num_groups: number; norm_eps: number;
   flip_sin_to_cos: boolean; freq_shift: number; expression_attention: boolean; motion_modules: boolean;
   motion_num_attention_heads: number; motion_max_frames: number;
+  /** The geometry guide (flap-mini; weights-tools/flap_ref/guide.py): absent in `test` and `sd15`. */
+  guide?: GuideConfig;
 }
+/**
+ * A head-asset render per frame whose colours are part labels (`palette[region id]`, linear RGB), drawn at
+ * `size · supersample` and box-filtered to `size`; `channels` are the guide encoder's widths.
+ */
+export interface GuideConfig { size: number; supersample: number; channels: number[]; palette: [number, number, number][] }
 export interface KLAutoencoderConfig {
   type: 'kl'; in_channels: number; out_channels: number; latent_channels: number; block_out_channels: number[];
   layers_per_block: number; norm_num_groups: number; scaling_factor: number;
@@ -92,6 +99,18 @@ function checkSection(name: string, section: unknown, fields: Record<string, Kin
   for (const [key, kind] of Object.entries(fields)) check(`${name}.${key}`, (section as Record<string, unknown>)[key], kind);
 }
 
+function checkGuide(guide: unknown, video: VideoConfig): void {
+  checkSection('unet.guide', guide, { size: 'int', supersample: 'int', channels: 'ints' });
+  const g = guide as GuideConfig;
+  const downs = g.channels.length - 1;
+  if (g.size < 1 || g.supersample < 1) throw new InputError('config', 'unet.guide.size and supersample must be at least 1');
+  if (g.size !== (video.height / 8) * 2 ** downs || video.height !== video.width) {
+    throw new InputError('config', `unet.guide: ${g.channels.length} channel widths halve a ${g.size}px guide ${downs} times, which must give the ${video.width / 8}x${video.height / 8} latent`);
+  }
+  const ok = Array.isArray(g.palette) && g.palette.length > 0 && g.palette.every((c) => Array.isArray(c) && c.length === 3 && c.every((v) => typeof v === 'number' && v >= 0 && v <= 1));
+  if (!ok) throw new InputError('config', 'unet.guide.palette must be a list of [r, g, b] colours in [0, 1]');
+}
+
 /** Validates a parsed JSON config; throws `InputError` naming the first bad field. */
 export function parseConfig(json: unknown): FlapConfig {
   if (typeof json !== 'object' || json === null) throw new InputError('config', 'expected a JSON object');
@@ -122,6 +141,7 @@ export function parseConfig(json: unknown): FlapConfig {
       if (width % n !== 0) throw new InputError('config', `unet.block_out_channels entry ${width} is not divisible by unet.${key} (${n})`);
     }
   }
+  if (unet.guide !== undefined) checkGuide(unet.guide, cfg.video as VideoConfig);
   const spacing = (cfg.scheduler as { timestep_spacing?: unknown }).timestep_spacing;
   if (spacing !== undefined && spacing !== 'leading' && spacing !== 'trailing') {
     throw new InputError('config', `scheduler.timestep_spacing must be "leading" or "trailing" (got ${JSON.stringify(spacing)})`);

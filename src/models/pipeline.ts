@@ -2,7 +2,8 @@
  * Generation with FLAP (weights-tools/flap_ref/pipeline.py, the same steps and choices): audio → coefficients
  * → the portrait's latent and ReferenceNet features (once per video) → clips of guided denoising with motion
  * frames → decoded frames. Guidance runs [conditional, unconditional] as one batch; the unconditional half
- * gets zero tokens. Within a clip nothing is read back to the CPU.
+ * gets zero tokens (and zero guides). Within a clip nothing is read back to the CPU. A model whose config has
+ * `unet.guide` needs a `GuideSource`: every frame's coefficients drawn as a geometry guide on the GPU.
  */
 import { InputError } from '../errors';
 import { Sampler } from '../ops/sampler/cfg_step';
@@ -13,6 +14,15 @@ import type { Tensor } from '../runtime/tensor';
 import type { KeyValue } from './attention';
 import type { FlapConfig } from './config';
 import type { FlapModel } from './model';
+
+/** Coefficient rows ([frames·120], FLAP order) → guide images [frames, S, S, 3] on the GPU (a new tensor). */
+export type GuideSource = (coefficients: Float32Array) => Tensor;
+
+function guideFor(model: FlapModel, guides: GuideSource | undefined, coefficients: Float32Array): Tensor | undefined {
+  if (!model.config.unet.guide) return undefined;
+  if (!guides) throw new InputError('guides', 'this model has a geometry guide (config unet.guide): pass its GuideSource (a HeadRenderer)');
+  return guides(coefficients);
+}
 
 export interface SamplingOptions {
   sampler: SamplerKind;
@@ -44,12 +54,13 @@ export interface ReferenceState {
 }
 
 /** image [1, H, W, 3] in [-1, 1] and its own coefficients → the per-video reference state (kept). */
-export function reference(model: FlapModel, image: Tensor, refCoeffs: Float32Array): ReferenceState {
+export function reference(model: FlapModel, image: Tensor, refCoeffs: Float32Array, guides?: GuideSource): ReferenceState {
   const device = image.device;
   return device.scope(() => {
     const latent = model.autoencoder.encode(image);
     const { pose, expr } = model.coeff_encoder.forward(device.tensor([1, refCoeffs.length], 'f32', refCoeffs));
-    const features = model.reference_net.features(latent, pose, model.config.unet.expression_attention ? expr : undefined);
+    const guide = guideFor(model, guides, refCoeffs);
+    const features = model.reference_net.features(latent, pose, model.config.unet.expression_attention ? expr : undefined, undefined, guide);
     const keyValues = model.unet.referenceKeyValues(features);
     for (const f of features.values()) f.release();
     return { latent: latent.keep(), keyValues };
@@ -66,7 +77,8 @@ export function releaseReference(state: ReferenceState): void {
 
 /**
  * One clip: noise [F, h, w, 4] and coefficients [F, 120], with M clean motion frames in front ([M, h, w, 4],
- * [M, 120]) → latents [F, h, w, 4]. `onStep` is told after each step is recorded (not completed).
+ * [M, 120]) → latents [F, h, w, 4]. `guide` holds the M + F frames' guide images when the config has a guide.
+ * `onStep` is told after each step is recorded (not completed).
  */
 export function denoiseClip(
   model: FlapModel,
@@ -77,6 +89,7 @@ export function denoiseClip(
   ref: ReferenceState,
   options: SamplingOptions,
   onStep?: (step: number) => void,
+  guide?: Tensor,
 ): Tensor {
   const device = noise.device;
   const m = motionLatents.shape[0]!;
@@ -88,6 +101,7 @@ export function denoiseClip(
       const zeros = (t: Tensor) => device.tensor(t.shape, 'f32', new Float32Array(t.size));
       const batchPose = concat([pose, zeros(pose)], 0);
       const batchExpr = model.config.unet.expression_attention ? concat([expr, zeros(expr)], 0) : undefined;
+      const batchGuide = guide ? concat([guide, zeros(guide)], 0) : undefined;
       let x = noise;
       sampler.timesteps.forEach((t, i) => {
         const next = device.scope(() => {
@@ -97,6 +111,7 @@ export function denoiseClip(
             expr: batchExpr,
             frames,
             reference: ref.keyValues,
+            guide: batchGuide,
           });
           return sampler.step(i, x, slice(eps, 0, m, frames), 'two', slice(eps, 0, frames + m, 2 * frames));
         });
@@ -145,6 +160,8 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Keep every clip's latents and return them (default); with false each is released after `onClip`. */
   retain?: boolean;
+  /** Draws the geometry guides of a model whose config has `unet.guide`. */
+  guides?: GuideSource;
 }
 
 /**
@@ -170,8 +187,9 @@ export async function generateLatents(model: FlapModel, device: FlapDevice, coef
       const clipCoeffs = new Float32Array(f * width);
       for (let j = 0; j < f; j++) clipCoeffs.set(row(clip * f + j), j * width);
       const noise = options.noise?.(clip) ?? gaussianNoise(f * h * w * c, (options.seed ?? 0) + clip);
-      const latents = device.scope(() =>
-        denoiseClip(
+      const latents = device.scope(() => {
+        const clipGuide = guideFor(model, options.guides, Float32Array.from([...motionCoeffs, ...clipCoeffs]));
+        return denoiseClip(
           model,
           device.tensor([f, h, w, c], 'f32', noise),
           device.tensor([f, width], 'f32', clipCoeffs),
@@ -180,8 +198,9 @@ export async function generateLatents(model: FlapModel, device: FlapDevice, coef
           ref,
           options,
           (s) => options.onStep?.(clip, s),
-        ),
-      ).keep();
+          clipGuide,
+        );
+      }).keep();
       motionLatents.release();
       motionLatents = device.scope(() => slice(latents, 0, f - m, f)).keep();
       motionCoeffs = clipCoeffs.slice((f - m) * width);

@@ -12,10 +12,13 @@ export class ReferenceNet extends UNet {
     super(config, false);
   }
 
-  /** latent [B, h, w, C]; tokens of the portrait's own coefficients. The returned tensors are kept. */
-  features(latent: Tensor, pose: Tensor, expr: Tensor | undefined, intermediates?: Map<string, Tensor>): Map<string, Tensor> {
+  /**
+   * latent [B, h, w, C]; tokens of the portrait's own coefficients; its guide [B, S, S, 3] when the config has
+   * one. The returned tensors are kept.
+   */
+  features(latent: Tensor, pose: Tensor, expr: Tensor | undefined, intermediates?: Map<string, Tensor>, guide?: Tensor): Map<string, Tensor> {
     const collect = new Map<string, Tensor>();
-    const out = this.forward(latent, new Array<number>(latent.shape[0]!).fill(0), { pose, expr, frames: 1, collect, intermediates });
+    const out = this.forward(latent, new Array<number>(latent.shape[0]!).fill(0), { pose, expr, frames: 1, collect, intermediates, guide });
     out.release();
     return collect;
   }

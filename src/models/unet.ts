@@ -9,6 +9,7 @@ import type { Tensor } from '../runtime/tensor';
 import type { KeyValue } from './attention';
 import type { UNetConfig } from './config';
 import { TimestepEmbedding } from './embeddings';
+import { GuideEncoder } from './guide';
 import { Conv2d, GroupNorm } from './layers';
 import { Module } from './module';
 import { Transformer2DModel } from './transformer_2d';
@@ -16,6 +17,7 @@ import { DownBlock, MidBlock, UpBlock, type UNetContext } from './unet_blocks';
 
 export class UNet extends Module {
   readonly conv_in: Conv2d;
+  readonly guide_encoder?: GuideEncoder;
   readonly time_embedding: TimestepEmbedding;
   readonly down_blocks: DownBlock[];
   readonly mid_block: MidBlock;
@@ -28,6 +30,7 @@ export class UNet extends Module {
     const widths = config.block_out_channels;
     const temb = widths[0]! * 4;
     this.conv_in = new Conv2d(config.in_channels, widths[0]!, 3, { padding: 1 });
+    if (config.guide) this.guide_encoder = new GuideEncoder(config.guide, widths[0]!);
     this.time_embedding = new TimestepEmbedding(widths[0]!, temb);
     let out = widths[0]!;
     this.down_blocks = config.down_block_types.map((kind, i) => {
@@ -85,6 +88,14 @@ export class UNet extends Module {
         throw new ShapeError(`${where}: ${name} tokens must be [${n}, K, ${c.cross_attention_dim}] (got [${t.shape.join(', ')}])`);
       }
     };
+    if (this.guide_encoder) {
+      const s = this.guide_encoder.guide.size;
+      const g = ctx.guide;
+      if (!g) throw new ShapeError(`${where}: the config has a geometry guide (unet.guide) but none was given`);
+      if (g.rank !== 4 || g.shape[0] !== n || g.shape[1] !== s || g.shape[2] !== s || g.shape[3] !== 3) {
+        throw new ShapeError(`${where}: guide must be [${n}, ${s}, ${s}, 3] (got [${g.shape.join(', ')}])`);
+      }
+    }
     tokens('pose', ctx.pose);
     tokens('expression', ctx.expr);
     if (c.expression_attention && !ctx.expr) throw new ShapeError(`${where}: the config has an expression path but no expression tokens were given`);
@@ -105,6 +116,7 @@ export class UNet extends Module {
       const c = this.config;
       const tembSilu = silu(this.time_embedding.forward(device, timesteps, c.block_out_channels[0]!, c.flip_sin_to_cos, c.freq_shift));
       let h = this.conv_in.forward(sample);
+      if (this.guide_encoder) h = this.guide_encoder.forward(ctx.guide!, h);
       const skips: Tensor[] = [h];
       this.down_blocks.forEach((block, i) => {
         const { out, states } = block.forward(h, tembSilu, ctx);

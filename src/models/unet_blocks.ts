@@ -24,6 +24,8 @@ export interface UNetContext {
   collect?: Map<string, Tensor>;
   /** Receives each block's output by name. */
   intermediates?: Map<string, Tensor>;
+  /** Geometry guide images [B·F, S, S, 3] when the config has `guide` (zeros where the condition is dropped). */
+  guide?: Tensor;
 }
 
 export function runAttention(attn: Transformer2DModel, h: Tensor, ctx: UNetContext): Tensor {

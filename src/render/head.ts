@@ -3,6 +3,10 @@
  * (`models/flap-mini/head_asset.safetensors`, written by weights-tools/world/export_asset.py) posed and drawn
  * with a WebGPU render pipeline, the same way weights-tools/world/render.py draws the training frames.
  *
+ * It also draws flap-mini's geometry guides (config `unet.guide`, weights-tools/flap_ref/guide.py): the asset
+ * in part-label colours over black, one image per frame, straight into a runtime tensor (`renderGuides`).
+ * Its buffers and textures are the runtime's (`FlapDevice.createBuffer`), so they count in `device.stats`.
+ *
  * @example
  * const head = await HeadRenderer.load(device, assetBytes);
  * head.render(coefficients.subarray(25 * 120, 26 * 120), canvasContext.getCurrentTexture());
@@ -11,12 +15,20 @@ import poseSource from '../../shaders/render/head_pose.wgsl?raw';
 import normalsSource from '../../shaders/render/head_normals.wgsl?raw';
 import drawSource from '../../shaders/render/head_draw.wgsl?raw';
 import { InputError } from '../errors';
+import type { GuideConfig } from '../models/config';
+import { guidePack } from '../ops/render/guide_pack';
 import type { FlapDevice } from '../runtime/device';
+import type { Tensor } from '../runtime/tensor';
 import { BufferUsage, MapMode, ShaderStage, TextureUsage } from '../runtime/gpu_constants';
 import { readSafetensors, toFloat32, typedView, type RawTensor } from '../weights/safetensors';
 
 const N_COEFFS = 120;
 const SAMPLES = 4;
+/** The pose uniform (head_pose.wgsl `Pose`) and its stride when one buffer holds a slot per frame. */
+const POSE_BYTES = 4 * 16 * 4 + 26 * 16 + 16;
+const POSE_STRIDE = 768;
+/** Guides are drawn in half floats: renderable, and exact enough for values in [0, 1]. */
+const GUIDE_FORMAT: GPUTextureFormat = 'rgba16float';
 /** The format the preview draws in when it renders to its own texture (tests, `renderPixels`). */
 export const PREVIEW_FORMAT: GPUTextureFormat = 'rgba8unorm';
 
@@ -70,11 +82,13 @@ export class HeadRenderer {
     readonly vertices: number,
     readonly triangles: number,
     private readonly pivots: { jaw: number[]; eyes: [number[], number[]]; neck: number[] },
-    private readonly pose: { pipeline: GPUComputePipeline; group: GPUBindGroup },
+    private readonly pose: { pipeline: GPUComputePipeline; group: GPUBindGroup; inputs: GPUBuffer[] },
     private readonly normals: { pipeline: GPUComputePipeline; group: GPUBindGroup },
     private readonly draw: { mesh: Map<GPUTextureFormat, GPURenderPipeline>; background: Map<GPUTextureFormat, GPURenderPipeline>; group: GPUBindGroup; index: GPUBuffer; module: GPUShaderModule },
     buffers: GPUBuffer[],
     poseUniform: GPUBuffer,
+    private readonly region: Uint8Array,
+    private readonly drawInputs: { view: Float32Array; layout: GPUBindGroupLayout; posed: GPUBuffer; normals: GPUBuffer },
   ) {
     this.buffers = buffers;
     this.poseUniform = poseUniform;
@@ -119,23 +133,23 @@ export class HeadRenderer {
 
     const gpu = device.gpu;
     const storage = (data: Float32Array | Uint32Array, label: string, usage: number = BufferUsage.STORAGE) => {
-      const b = gpu.createBuffer({ label: `head:${label}`, size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage: usage | BufferUsage.COPY_DST });
+      const b = device.createBuffer({ label: `head:${label}`, size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage: usage | BufferUsage.COPY_DST });
       gpu.queue.writeBuffer(b, 0, data.buffer, data.byteOffset, data.byteLength);
       return b;
     };
     const camera = JSON.parse(header.metadata.camera ?? 'null') as Camera | null;
     if (!camera) throw new InputError('asset', 'head asset lacks its camera');
-    const posed = gpu.createBuffer({ label: 'head:posed', size: 16 * n, usage: BufferUsage.STORAGE });
-    const normals = gpu.createBuffer({ label: 'head:normals', size: 16 * n, usage: BufferUsage.STORAGE });
+    const posed = device.createBuffer({ label: 'head:posed', size: 16 * n, usage: BufferUsage.STORAGE });
+    const normals = device.createBuffer({ label: 'head:normals', size: 16 * n, usage: BufferUsage.STORAGE });
     const buffers = [
       storage(template, 'template'), storage(exprBasis, 'expr_basis'), storage(eyelidBasis, 'eyelid_basis'), storage(skin, 'skin'),
       posed, normals, storage(faces, 'faces'), storage(ringStart, 'ring_start'), storage(ring, 'ring'), storage(floats('color'), 'colour'),
       storage(faces, 'index', BufferUsage.INDEX),
     ];
     const [tpl, eb, lb, sk, , , fc, rs, rg, col, index] = buffers as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
-    const poseUniform = gpu.createBuffer({ label: 'head:pose', size: 4 * 16 * 4 + 26 * 16 + 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+    const poseUniform = device.createBuffer({ label: 'head:pose', size: POSE_BYTES, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
     const normalsUniform = storage(new Uint32Array([n, 0, 0, 0]), 'normals-params', BufferUsage.UNIFORM);
-    const viewUniform = gpu.createBuffer({ label: 'head:view', size: 5 * 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+    const viewUniform = device.createBuffer({ label: 'head:view', size: 5 * 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
     buffers.push(poseUniform, normalsUniform, viewUniform);
 
     const light = floats('light');
@@ -154,7 +168,7 @@ export class HeadRenderer {
       const pipeline = await gpu.createComputePipelineAsync({ label: `head:${label}`, layout: 'auto', compute: { module: gpu.createShaderModule({ code }), entryPoint: 'main' } });
       return { pipeline, group: gpu.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: entries(bound) }) };
     };
-    const pose = await compute(poseSource, 'pose', [poseUniform, tpl, eb, lb, sk, posed]);
+    const pose = { ...(await compute(poseSource, 'pose', [poseUniform, tpl, eb, lb, sk, posed])), inputs: [tpl, eb, lb, sk, posed] };
     const normalsPass = await compute(normalsSource, 'normals', [normalsUniform, posed, fc, rs, rg, normals]);
     const module = gpu.createShaderModule({ code: drawSource });
     const layout = gpu.createBindGroupLayout({
@@ -165,7 +179,8 @@ export class HeadRenderer {
     });
     const group = gpu.createBindGroup({ layout, entries: entries([viewUniform, posed, normals, col]) });
     const renderer = new HeadRenderer(device, n, triangles, pivots, pose, normalsPass,
-      { mesh: new Map(), background: new Map(), group, index, module }, buffers, poseUniform);
+      { mesh: new Map(), background: new Map(), group, index, module }, buffers, poseUniform,
+      typedView('U8', get('region').bytes) as Uint8Array, { view, layout, posed, normals });
     renderer.drawLayout = gpu.createPipelineLayout({ bindGroupLayouts: [layout] });
     await renderer.pipelines(PREVIEW_FORMAT);
     return renderer;
@@ -173,13 +188,14 @@ export class HeadRenderer {
 
   private drawLayout!: GPUPipelineLayout;
 
-  private async pipelines(format: GPUTextureFormat): Promise<{ mesh: GPURenderPipeline; background: GPURenderPipeline }> {
+  private async pipelines(format: GPUTextureFormat, samples = SAMPLES): Promise<{ mesh: GPURenderPipeline; background: GPURenderPipeline }> {
     const { mesh, background, module } = this.draw;
-    if (!mesh.has(format)) {
+    const key = samples === SAMPLES ? format : (`${format}:${samples}` as GPUTextureFormat);
+    if (!mesh.has(key)) {
       const gpu = this.device.gpu;
-      const common = { layout: this.drawLayout, multisample: { count: SAMPLES } };
+      const common = { layout: this.drawLayout, multisample: { count: samples } };
       const depth = (write: boolean): GPUDepthStencilState => ({ format: 'depth24plus', depthWriteEnabled: write, depthCompare: write ? 'less' : 'always' });
-      mesh.set(format, await gpu.createRenderPipelineAsync({
+      mesh.set(key, await gpu.createRenderPipelineAsync({
         ...common,
         label: 'head:mesh',
         vertex: { module, entryPoint: 'mesh_vs' },
@@ -188,7 +204,7 @@ export class HeadRenderer {
         primitive: { topology: 'triangle-list', frontFace: 'ccw', cullMode: 'back' },
         depthStencil: depth(true),
       }));
-      background.set(format, await gpu.createRenderPipelineAsync({
+      background.set(key, await gpu.createRenderPipelineAsync({
         ...common,
         label: 'head:background',
         vertex: { module, entryPoint: 'background_vs' },
@@ -196,7 +212,7 @@ export class HeadRenderer {
         depthStencil: depth(false),
       }));
     }
-    return { mesh: mesh.get(format)!, background: background.get(format)! };
+    return { mesh: mesh.get(key)!, background: background.get(key)! };
   }
 
   /** Prepares drawing into textures of `format` (a canvas's preferred format, say); `render` needs it first. */
@@ -216,23 +232,8 @@ export class HeadRenderer {
     HeadRenderer.checkFrame(coeffs);
     const mesh = this.draw.mesh.get(target.format), background = this.draw.background.get(target.format);
     if (!mesh || !background) throw new InputError('target', `call prepare('${target.format}') before rendering to that format`);
-    const c = Array.from({ length: N_COEFFS }, (_, i) => coeffs[i]!);
-    const weights = new Float32Array(26 * 4);
-    weights.set(c.slice(20, 120), 0);
-    weights.set(c.slice(18, 20), 100);
-    const pivot = (p: number[]) => [p[0]!, p[1]!, p[2]!, 1];
-    const uniform = new Float32Array(4 * 12 + 4 * 4 + 26 * 4 + 4);
-    uniform.set([
-      ...mat3Columns(axisAngleMatrix(c[15]!, c[16]!, c[17]!)),
-      ...mat3Columns(sixDMatrix(c.slice(3, 9))),
-      ...mat3Columns(sixDMatrix(c.slice(9, 15))),
-      ...mat3Columns(axisAngleMatrix(c[0]!, c[1]!, c[2]!)),
-      ...pivot(this.pivots.jaw), ...pivot(this.pivots.eyes[0]), ...pivot(this.pivots.eyes[1]), ...pivot(this.pivots.neck),
-    ]);
-    uniform.set(weights, 64);
-    new Uint32Array(uniform.buffer).set([this.vertices], 64 + 104);
     const gpu = this.device.gpu;
-    gpu.queue.writeBuffer(this.poseUniform, 0, uniform);
+    gpu.queue.writeBuffer(this.poseUniform, 0, this.poseUniformData(coeffs));
 
     const { colour, depth } = this.target(target.width, target.height, target.format);
     const enc = gpu.createCommandEncoder({ label: 'head:frame' });
@@ -259,6 +260,142 @@ export class HeadRenderer {
     // The runtime's own queued work goes first, so a preview never overtakes the frames it shows.
     this.device.flush();
     gpu.queue.submit([enc.finish()]);
+  }
+
+  /** The `Pose` uniform of head_pose.wgsl for one frame: rotations as matrices, pivots, blend weights. */
+  private poseUniformData(coeffs: ArrayLike<number>): Float32Array {
+    const c = Array.from({ length: N_COEFFS }, (_, i) => coeffs[i]!);
+    const pivot = (p: number[]) => [p[0]!, p[1]!, p[2]!, 1];
+    const uniform = new Float32Array(POSE_BYTES / 4);
+    uniform.set([
+      ...mat3Columns(axisAngleMatrix(c[15]!, c[16]!, c[17]!)),
+      ...mat3Columns(sixDMatrix(c.slice(3, 9))),
+      ...mat3Columns(sixDMatrix(c.slice(9, 15))),
+      ...mat3Columns(axisAngleMatrix(c[0]!, c[1]!, c[2]!)),
+      ...pivot(this.pivots.jaw), ...pivot(this.pivots.eyes[0]), ...pivot(this.pivots.eyes[1]), ...pivot(this.pivots.neck),
+    ]);
+    uniform.set(c.slice(20, 120), 64); // expression, then the eyelids
+    uniform.set(c.slice(18, 20), 64 + 100);
+    new Uint32Array(uniform.buffer).set([this.vertices], 64 + 104);
+    return uniform;
+  }
+
+  /**
+   * Prepares `renderGuides` for a guide config: the part-label colours of the asset's vertices, a black
+   * background and the single-sample half-float pipeline. Throws `InputError` if the palette lacks a region.
+   */
+  async prepareGuides(guide: GuideConfig): Promise<void> {
+    const key = JSON.stringify(guide);
+    if (this.guide?.key === key) return;
+    const maxRegion = this.region.reduce((a, b) => Math.max(a, b), 0);
+    if (guide.palette.length <= maxRegion) throw new InputError('guide.palette', `has ${guide.palette.length} colours; the head asset has region ${maxRegion}`);
+    this.releaseGuide();
+    const device = this.device;
+    const colour = new Float32Array(3 * this.vertices);
+    this.region.forEach((r, i) => colour.set(guide.palette[r]!, 3 * i));
+    const buffer = (data: Float32Array, label: string, usage: number) => {
+      const b = device.createBuffer({ label: `head:${label}`, size: Math.ceil(data.byteLength / 16) * 16, usage: usage | BufferUsage.COPY_DST });
+      device.gpu.queue.writeBuffer(b, 0, data);
+      return b;
+    };
+    const colours = buffer(colour, 'guide-colour', BufferUsage.STORAGE);
+    const { posed, normals, layout } = this.drawInputs;
+    const view = this.drawInputs.view.slice();
+    view.fill(0, 4, 12); // both background colours black (the pass clears to black and draws no background)
+    const viewUniform = buffer(view, 'guide-view', BufferUsage.UNIFORM);
+    const group = device.gpu.createBindGroup({
+      layout,
+      entries: [viewUniform, posed, normals, colours].map((b, binding) => ({ binding, resource: { buffer: b } })),
+    });
+    const { mesh } = await this.pipelines(GUIDE_FORMAT, 1);
+    const side = guide.size * guide.supersample;
+    const texels = side * side;
+    this.guide = {
+      key,
+      side,
+      mesh,
+      group,
+      buffers: [colours, viewUniform],
+      colour: device.createTexture({ label: 'head:guide', size: [side, side], format: GUIDE_FORMAT, usage: TextureUsage.RENDER_ATTACHMENT | TextureUsage.COPY_SRC }, 8 * texels),
+      depth: device.createTexture({ label: 'head:guide-depth', size: [side, side], format: 'depth24plus', usage: TextureUsage.RENDER_ATTACHMENT }, 4 * texels),
+    };
+  }
+
+  /**
+   * The geometry guide of every frame of `coeffs` ([frames·120], FLAP order) as a new tensor
+   * [frames, size, size, 3] in [0, 1]: posed, drawn at size · supersample and box-filtered on the GPU, recorded
+   * on the runtime's command stream with the kernels around it (nothing is read back). Needs
+   * `prepareGuides(guide)` first.
+   */
+  renderGuides(coeffs: Float32Array, guide: GuideConfig): Tensor {
+    if (this.destroyed) throw new InputError('HeadRenderer', 'used after destroy()');
+    const g = this.guide;
+    if (!g || g.key !== JSON.stringify(guide)) throw new InputError('guide', 'call prepareGuides(guide) before renderGuides');
+    const frames = coeffs.length / N_COEFFS;
+    if (!Number.isInteger(frames) || frames < 1) throw new InputError('coefficients', `expected whole frames of ${N_COEFFS} (got ${coeffs.length} values)`);
+    for (let f = 0; f < frames; f++) HeadRenderer.checkFrame(coeffs.subarray(f * N_COEFFS, (f + 1) * N_COEFFS));
+    const device = this.device;
+    // The slots are written now, on the queue; work recorded earlier that reads them must be submitted first.
+    device.flush();
+    const slots = this.poseSlots(frames);
+    const data = new Float32Array((frames * POSE_STRIDE) / 4);
+    for (let f = 0; f < frames; f++) data.set(this.poseUniformData(coeffs.subarray(f * N_COEFFS, (f + 1) * N_COEFFS)), (f * POSE_STRIDE) / 4);
+    device.gpu.queue.writeBuffer(slots.buffer, 0, data);
+
+    const rowBytes = Math.ceil((g.side * 8) / 256) * 256;
+    const texels = device.tensor([(frames * g.side * rowBytes) / 4], 'f32'); // raw rgba16float rows
+    const groups = Math.ceil(this.vertices / 64);
+    device.encode('head:guides', (enc) => {
+      for (let f = 0; f < frames; f++) {
+        const pass = enc.beginComputePass({ label: 'head:guide-pose' });
+        pass.setPipeline(this.pose.pipeline);
+        pass.setBindGroup(0, slots.groups[f]!);
+        pass.dispatchWorkgroups(groups);
+        pass.setPipeline(this.normals.pipeline);
+        pass.setBindGroup(0, this.normals.group);
+        pass.dispatchWorkgroups(groups);
+        pass.end();
+        const draw = enc.beginRenderPass({
+          label: 'head:guide-draw',
+          colorAttachments: [{ view: g.colour.createView(), loadOp: 'clear', storeOp: 'store', clearValue: { r: 0, g: 0, b: 0, a: 0 } }],
+          depthStencilAttachment: { view: g.depth.createView(), depthLoadOp: 'clear', depthClearValue: 1, depthStoreOp: 'discard' },
+        });
+        draw.setBindGroup(0, g.group);
+        draw.setPipeline(g.mesh);
+        draw.setIndexBuffer(this.draw.index, 'uint32');
+        draw.drawIndexed(this.triangles * 3);
+        draw.end();
+        enc.copyTextureToBuffer({ texture: g.colour }, { buffer: texels.buffer, offset: texels.byteOffset + f * rowBytes * g.side, bytesPerRow: rowBytes }, [g.side, g.side]);
+      }
+    }, { dispatches: 2 * frames, renderPasses: frames });
+    const out = guidePack(texels, frames, guide.size, guide.supersample, rowBytes / 4);
+    texels.release();
+    return out;
+  }
+
+  private guide?: { key: string; side: number; mesh: GPURenderPipeline; group: GPUBindGroup; buffers: GPUBuffer[]; colour: GPUTexture; depth: GPUTexture };
+  private slots?: { buffer: GPUBuffer; groups: GPUBindGroup[] };
+
+  /** One pose-uniform slot per frame (grown as needed), each with its bind group for the pose pass. */
+  private poseSlots(frames: number): { buffer: GPUBuffer; groups: GPUBindGroup[] } {
+    if (!this.slots || this.slots.groups.length < frames) {
+      if (this.slots) this.device.destroyResource(this.slots.buffer);
+      const count = Math.max(frames, 2 * (this.slots?.groups.length ?? 0));
+      const buffer = this.device.createBuffer({ label: 'head:pose-slots', size: count * POSE_STRIDE, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+      const layout = this.pose.pipeline.getBindGroupLayout(0);
+      const groups = Array.from({ length: count }, (_, f) => this.device.gpu.createBindGroup({
+        layout,
+        entries: [{ binding: 0, resource: { buffer, offset: f * POSE_STRIDE, size: POSE_BYTES } }, ...this.pose.inputs.map((b, i) => ({ binding: i + 1, resource: { buffer: b } }))],
+      }));
+      this.slots = { buffer, groups };
+    }
+    return this.slots;
+  }
+
+  private releaseGuide(): void {
+    if (!this.guide) return;
+    for (const r of [...this.guide.buffers, this.guide.colour, this.guide.depth]) this.device.destroyResource(r);
+    this.guide = undefined;
   }
 
   /** Renders one frame at `size`×`size` and reads it back as RGBA bytes (tests, thumbnails). */
@@ -288,11 +425,11 @@ export class HeadRenderer {
     const key = `${width}x${height}:${format}`;
     let t = this.targets.get(key);
     if (!t) {
-      const gpu = this.device.gpu;
       const usage = TextureUsage.RENDER_ATTACHMENT;
+      const texels = width * height * SAMPLES;
       t = {
-        colour: gpu.createTexture({ size: [width, height], format, sampleCount: SAMPLES, usage }),
-        depth: gpu.createTexture({ size: [width, height], format: 'depth24plus', sampleCount: SAMPLES, usage }),
+        colour: this.device.createTexture({ size: [width, height], format, sampleCount: SAMPLES, usage }, 4 * texels),
+        depth: this.device.createTexture({ size: [width, height], format: 'depth24plus', sampleCount: SAMPLES, usage }, 4 * texels),
       };
       this.targets.set(key, t);
     }
@@ -303,10 +440,13 @@ export class HeadRenderer {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const b of this.buffers) b.destroy();
+    this.releaseGuide();
+    if (this.slots) this.device.destroyResource(this.slots.buffer);
+    this.slots = undefined;
+    for (const b of this.buffers) this.device.destroyResource(b);
     for (const t of this.targets.values()) {
-      t.colour.destroy();
-      t.depth.destroy();
+      this.device.destroyResource(t.colour);
+      this.device.destroyResource(t.depth);
     }
     this.targets.clear();
   }

@@ -179,6 +179,7 @@ export class FlapDevice {
   private destroyed = false;
   private readonly errors: Error[] = [];
   private profiler: Profiler | undefined;
+  private readonly owned = new Map<GPUBuffer | GPUTexture, number>();
 
   private readonly uniformBuffer: GPUBuffer;
   private readonly uniformData = new ArrayBuffer(UNIFORM_ARENA_BYTES);
@@ -400,6 +401,58 @@ export class FlapDevice {
     this.batchOps.push('copy');
   }
 
+  /**
+   * Records work that is not one of the runtime's kernels (a renderer's compute and render passes, texture
+   * copies) on the shared command stream, in order with the kernels around it. `counts` says what `record`
+   * adds, for the statistics.
+   */
+  encode(label: string, record: (encoder: GPUCommandEncoder) => void, counts: { dispatches?: number; renderPasses?: number } = {}): void {
+    this.assertUsable(label);
+    this.endPass();
+    this.encoder ??= this.gpu.createCommandEncoder({ label: this.label });
+    record(this.encoder);
+    this.stats.dispatches += counts.dispatches ?? 0;
+    this.stats.renderPasses += counts.renderPasses ?? 0;
+    this.batchOps.push(label);
+  }
+
+  /**
+   * A GPU buffer or texture outside the pool (a renderer's meshes, uniforms and targets), counted in the
+   * statistics like pooled memory until `destroyResource` frees it.
+   */
+  createBuffer(descriptor: GPUBufferDescriptor): GPUBuffer {
+    this.assertUsable('createBuffer');
+    const buffer = this.gpu.createBuffer(descriptor);
+    this.own(buffer, descriptor.size);
+    return buffer;
+  }
+
+  /** See `createBuffer`; `bytes` is the texture's size in memory (texels × bytes per texel × samples). */
+  createTexture(descriptor: GPUTextureDescriptor, bytes: number): GPUTexture {
+    this.assertUsable('createTexture');
+    const texture = this.gpu.createTexture(descriptor);
+    this.own(texture, bytes);
+    return texture;
+  }
+
+  destroyResource(resource: GPUBuffer | GPUTexture): void {
+    const bytes = this.owned.get(resource);
+    if (bytes === undefined) throw new Error('destroyResource: not created by this device');
+    this.owned.delete(resource);
+    this.stats.bytesInUse -= bytes;
+    this.stats.bytesAllocated -= bytes;
+    resource.destroy();
+  }
+
+  private own(resource: GPUBuffer | GPUTexture, bytes: number): void {
+    this.owned.set(resource, bytes);
+    this.stats.buffersCreated++;
+    this.stats.bytesAllocated += bytes;
+    this.stats.bytesInUse += bytes;
+    this.stats.peakBytesInUse = Math.max(this.stats.peakBytesInUse, this.stats.bytesInUse);
+    this.stats.largestBufferBytes = Math.max(this.stats.largestBufferBytes, bytes);
+  }
+
   /** Submits everything recorded so far. Cheap when nothing is pending. */
   flush(): void {
     if (!this.encoder) return;
@@ -456,6 +509,8 @@ export class FlapDevice {
     if (this.destroyed) return;
     this.destroyed = true;
     this.pool.destroyAll();
+    for (const r of this.owned.keys()) r.destroy();
+    this.owned.clear();
     this.uniformBuffer.destroy();
     this.gpu.destroy();
   }

@@ -10,7 +10,10 @@ export interface RuntimeStats {
   buffersCreated: number;
   /** Size of the largest GPU buffer ever created. */
   largestBufferBytes: number;
+  /** Compute dispatches, the runtime's kernels and those recorded through `FlapDevice.encode`. */
   dispatches: number;
+  /** Render passes recorded through `FlapDevice.encode` (the head renderer's guides). */
+  renderPasses: number;
   submits: number;
   readbacks: number;
   pipelinesCompiled: number;
@@ -24,6 +27,7 @@ export function emptyStats(): RuntimeStats {
     buffersCreated: 0,
     largestBufferBytes: 0,
     dispatches: 0,
+    renderPasses: 0,
     submits: 0,
     readbacks: 0,
     pipelinesCompiled: 0,

@@ -4,7 +4,9 @@
  * match the reference renders (4x supersampled there, 4x MSAA here) to PSNR ≥ 35 dB (measured 42-44; edges are anti-aliased
  * differently) and move where the reference moves. Skipped, with a note, until a model with an asset is shipped.
  */
+import miniConfig from '../../weights-tools/configs/mini.json';
 import { InputError } from '../../src/errors';
+import { parseConfig } from '../../src/models/config';
 import { HeadRenderer, axisAngleMatrix, sixDMatrix } from '../../src/render/head';
 import { assert, assertClose, assertThrows } from '../harness/assert';
 import type { Cases } from '../harness/cases';
@@ -60,5 +62,49 @@ export const cases: Cases = {
     } finally {
       head.destroy();
     }
+  },
+
+  'the geometry guide is drawn on the GPU as flap_ref/guide.py draws it (PSNR ≥ 42 dB per pose, no readback, counted in the stats)': async ({ device, where, log }) => {
+    const bytes = await repoBytes('models/flap-mini/head_asset.safetensors', where);
+    if (!bytes) {
+      log('models/flap-mini/head_asset.safetensors is not shipped yet: nothing to draw');
+      return;
+    }
+    const guide = parseConfig(miniConfig).unet.guide!;
+    const fx = await loadFixture('guide_renders.safetensors', where);
+    const coeffs = fx.get('coeffs')!, want = fx.get('guides')!;
+    const [frames, size] = [coeffs.shape[0]!, want.shape[1]!];
+    assert(size === guide.size, `fixture guides are ${size}px, the config says ${guide.size}`);
+    const before = device.stats.bytesInUse;
+    const head = await HeadRenderer.load(device, bytes);
+    try {
+      await head.prepareGuides(guide);
+      assert(device.stats.bytesInUse > before, 'the renderer\'s buffers are not counted in the runtime statistics');
+      const [passes, readbacks] = [device.stats.renderPasses, device.stats.readbacks];
+      const out = head.renderGuides(coeffs.data, guide);
+      assert(device.stats.renderPasses - passes === frames, `${device.stats.renderPasses - passes} render passes for ${frames} frames`);
+      assert(device.stats.readbacks === readbacks, 'drawing the guides read back');
+      assert(out.shape.join() === [frames, size, size, 3].join(), `guides [${out.shape.join(', ')}]`);
+      const got = await out.read();
+      out.release();
+      const n = size * size * 3;
+      for (let f = 0; f < frames; f++) {
+        let se = 0, lit = 0;
+        for (let i = f * n; i < (f + 1) * n; i++) {
+          se += (got[i]! - want.data[i]!) ** 2;
+          if (want.data[i]! > 0.05) lit++;
+        }
+        const db = 10 * Math.log10(1 / (se / n));
+        log(`pose ${f}: guide PSNR ${db.toFixed(1)} dB against guide.py (${lit} lit values)`);
+        assert(lit > n / 10, `pose ${f}: the reference guide is nearly empty`);
+        assert(db >= 42, `pose ${f}: guide PSNR ${db.toFixed(1)} dB < 42 dB`); // measured 48.7-49.9
+      }
+      await assertThrows(() => head.renderGuides(new Float32Array(130), guide), InputError, /whole frames/);
+      await assertThrows(() => head.renderGuides(new Float32Array(120), { ...guide, size: 32 }), InputError, /prepareGuides/);
+    } finally {
+      head.destroy();
+    }
+    device.flush();
+    assert(device.stats.bytesInUse === before, `bytes in use ${device.stats.bytesInUse} != ${before} after destroy()`);
   },
 };

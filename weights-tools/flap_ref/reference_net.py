@@ -20,9 +20,9 @@ class ReferenceNet(UNet):
         super().__init__(unet, temporal=False)
 
     def forward(self, latent: torch.Tensor, pose_tokens: torch.Tensor, expr_tokens: torch.Tensor | None,
-                intermediates: dict | None = None) -> dict[str, torch.Tensor]:
+                intermediates: dict | None = None, guide: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         features: dict[str, torch.Tensor] = {}
-        ctx = Context(pose_tokens, expr_tokens, frames=1, collect=features, intermediates=intermediates)
+        ctx = Context(pose_tokens, expr_tokens, frames=1, collect=features, intermediates=intermediates, guide=guide)
         timesteps = torch.zeros(latent.shape[0], dtype=torch.long)
         super().forward(latent, timesteps, ctx)
         return features

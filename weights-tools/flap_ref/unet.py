@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .embeddings import TimestepEmbedding, timestep_embedding
+from .guide import GuideEncoder
 from .transformer_2d import Transformer2DModel
 from .unet_blocks import Context, DownBlock, MidBlock, UpBlock
 
@@ -21,6 +22,7 @@ class UNet(nn.Module):
         widths = unet["block_out_channels"]
         temb = widths[0] * 4
         self.conv_in = nn.Conv2d(unet["in_channels"], widths[0], 3, padding=1)
+        self.guide_encoder = GuideEncoder(unet["guide"], widths[0]) if "guide" in unet else None
         self.time_embedding = TimestepEmbedding(widths[0], temb)
         self.down_blocks = nn.ModuleList()
         out = widths[0]
@@ -54,11 +56,16 @@ class UNet(nn.Module):
         return self.time_embedding(t)
 
     def forward(self, sample: torch.Tensor, timesteps: torch.Tensor, ctx: Context) -> torch.Tensor:
-        """sample [N, C, H, W] (N = videos · frames, frames consecutive); timesteps [N]. Records each block's
+        """sample [N, C, H, W] (N = videos · frames, frames consecutive); timesteps [N]; `ctx.guide` [N, 3, S, S]
+        when the config has a guide (zeros where the condition is dropped). Records each block's
         output in `ctx.intermediates` when that is a dict."""
         rec = ctx.intermediates
         temb = self.time_embed(timesteps)
         h = self.conv_in(sample)
+        if self.guide_encoder is not None:
+            if ctx.guide is None:
+                raise ValueError("this UNet has a geometry guide (config unet.guide); Context.guide is missing")
+            h = h + self.guide_encoder(ctx.guide)
         skips = [h]
         for i, block in enumerate(self.down_blocks):
             h, states = block(h, temb, ctx)

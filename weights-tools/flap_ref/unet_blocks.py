@@ -17,13 +17,15 @@ from .transformer_2d import Transformer2DModel
 @dataclass
 class Context:
     """What every block reads besides its input: the conditioning tokens per frame, the clip length, the
-    ReferenceNet's features to consume (denoiser) or the dict to fill with them (ReferenceNet)."""
+    ReferenceNet's features to consume (denoiser) or the dict to fill with them (ReferenceNet), and the geometry
+    guide images when the config has one."""
     pose_tokens: torch.Tensor                 # [B·F, Kp, D]
     expr_tokens: torch.Tensor | None          # [B·F, Ke, D]
     frames: int = 1
     reference: dict[str, torch.Tensor] | None = None
     collect: dict[str, torch.Tensor] | None = None
     intermediates: dict[str, torch.Tensor] | None = field(default=None)
+    guide: torch.Tensor | None = None         # [B·F, 3, S, S] geometry guide images (config unet.guide)
 
 
 def run_attention(attn: Transformer2DModel, h: torch.Tensor, ctx: Context) -> torch.Tensor:

@@ -12,7 +12,14 @@
 - jawCorrelationAudio: Pearson correlation of the audio head's jaw with the world's (teacher) jaw on held-out
   utterances; jawCorrelationProbe: requested jaw vs the probe's jaw on generated frames;
 - colourShift: mean absolute difference (0-255) of the mean colour of the face box and of the hair box
-  between generated frames and the reference.
+  between generated frames and the reference;
+- driftDb: a 10-clip generation of a held-out identity's coefficients, mean PSNR of clip 1 minus that of clip 10
+  (positive: the video gets worse as the motion frames carry errors on);
+- flicker: mean absolute change (0-255) between consecutive generated frames of a still, silent head.
+
+`--shipped` measures models/flap-mini exactly as shipped (its own config and f16 weight values) instead of the
+training runs, so a new model and the shipped one are measured by the same code; train/compare.py then says
+whether the new one may replace it.
 """
 
 from __future__ import annotations
@@ -25,10 +32,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import to_unit
+from common import RUNS, to_unit
 from data import Shards
 from export import OUT, assemble
+from flap_ref.guide import GuideRenderer
+from flap_ref.model import FlapModel
 from flap_ref.pipeline import SamplingOptions, audio_to_coefficients, generate
+from shipped import ASSET, SHIPPED, shipped_config, shipped_state
 from probe import load_probe, targets
 from world.data import load_shard, shard_paths, utterances
 from world.head import euler_to_axis_angle
@@ -73,9 +83,21 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--guidance", type=float, default=2.0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--shipped", action="store_true", help="measure models/flap-mini as shipped")
+    ap.add_argument("--out", help="where to write the metrics (default models/flap-mini/metrics.json; with "
+                    "--shipped, .runs/shipped-metrics.json)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    model, cfg, info = assemble()
+    if args.shipped:
+        cfg = shipped_config()
+        model = FlapModel(cfg).eval()
+        model.load_state_dict(shipped_state(cfg)[0])
+        info = {"measured": "models/flap-mini as shipped"}
+    else:
+        model, cfg, info = assemble()
+    renderer = GuideRenderer(ASSET, cfg["unet"]["guide"]) if "guide" in cfg["unet"] else None
+    out_path = args.out or (os.path.join(RUNS, "shipped-metrics.json") if args.shipped else os.path.join(OUT, "metrics.json"))
+    gen = lambda image, ref_c, c: generate(model, None, image, ref_c, opts, coeffs=c, renderer=renderer)[0]  # noqa: E731
     probe = load_probe()
     opts = SamplingOptions("dpmpp_2m", args.steps, args.guidance, seed=1)
     held = Shards("heldout", 2, seed=21)
@@ -92,7 +114,7 @@ def main() -> None:
             rng = np.random.default_rng(i)
             ypr = np.radians(rng.uniform(-30, 30, 3))
             c[:, 0:3] = torch.from_numpy(euler_to_axis_angle(*ypr).astype(np.float32))
-        out, _ = generate(model, None, image, torch.from_numpy(ref_coeffs[0]), opts, coeffs=c)
+        out = gen(image, torch.from_numpy(ref_coeffs[0]), c)
         with torch.no_grad():
             read = probe(out * 2 - 1).numpy()
         want = targets(c.numpy())
@@ -129,7 +151,7 @@ def main() -> None:
         for s in (6, 20, 34):
             lids[s:s + 5] = 1.0
         c[:, 18:20] = torch.from_numpy(lids)[:, None]
-        out, _ = generate(model, None, to_unit(ref)[0], torch.from_numpy(ref_coeffs[0]), opts, coeffs=c)
+        out = gen(to_unit(ref)[0], torch.from_numpy(ref_coeffs[0]), c)
         with torch.no_grad():
             read = probe(out * 2 - 1).numpy()[:, 4:6].mean(1)
         want = closures(lids, 0.8, 3)
@@ -140,6 +162,27 @@ def main() -> None:
         seconds += 48 / 25
     m["blinkRecall"] = recall_hits / max(1, requested)
     m["blinkFalsePerMinute"] = false / seconds * 60
+
+    # Drift: ten clips of a held-out utterance's coefficient track (renders of the world as ground truth).
+    f = cfg["video"]["frames_per_clip"]
+    sh = load_shard(shard_paths("heldout")[0])
+    i = 0
+    _, track, _ = next(utterances(sh))
+    while track.shape[0] < 10 * f:  # played back and forth: long enough, and still continuous
+        track = np.concatenate([track, track[::-1]])
+    track = np.ascontiguousarray(track[:10 * f])
+    from world.head import HeadModel, sample_identity
+    from world.render import Renderer
+    seed = int(sh["identity_seed"][i])
+    truth = torch.from_numpy(Renderer(HeadModel(), sample_identity(seed), ss=sh["meta"]["ss"]).render(track)).float().permute(0, 3, 1, 2) / 255
+    out = gen(to_unit(sh["ref_frame"][i]), torch.from_numpy(sh["ref_coeffs"][i].astype(np.float32)), torch.from_numpy(track))
+    per_clip = psnr(out, truth).view(10, f).mean(1)
+    m["driftDb"] = float(per_clip[0] - per_clip[-1])
+
+    # Flicker: the portrait's own coefficients held for two clips (a still, silent head).
+    still_coeffs = torch.from_numpy(np.repeat(sh["ref_coeffs"][i:i + 1].astype(np.float32), 2 * f, 0))
+    still = gen(to_unit(sh["ref_frame"][i]), still_coeffs[0], still_coeffs) * 255
+    m["flicker"] = float((still[1:] - still[:-1]).abs().mean())
 
     # Lip sync of the audio head on held-out speech, on one thread: with two, Debian's torch + OpenBLAS has
     # returned non-finite values from this conv stack (see audio.py).
@@ -156,10 +199,10 @@ def main() -> None:
     m["jawCorrelationAudio"] = float(np.corrcoef(np.concatenate(jaw_p), np.concatenate(jaw_t))[0, 1])
     m["settings"] = {"sampler": opts.sampler, "steps": opts.steps, "guidance": opts.guidance_scale,
                      "clips": args.clips, **info}
-    os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(OUT, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump(m, f, indent=2)
-        f.write("\n")
+    os.makedirs(os.path.dirname(out_path), exist_ok=True)
+    with open(out_path, "w", encoding="utf-8") as fh:
+        json.dump(m, fh, indent=2)
+        fh.write("\n")
     print(json.dumps(m, indent=2))
 
 

@@ -17,32 +17,53 @@ from common import RUNS, TOOLS
 from flap_ref.config import load_config
 from flap_ref.model import FlapModel
 from flap_ref.safetensors import save_file
+from shipped import SHIPPED, part, shipped_config, shipped_state
 
 OUT = os.path.join(os.path.dirname(TOOLS), "models", "flap-mini")
 
 
+def safe_metadata(path: str) -> dict:
+    """The `__metadata__` of a safetensors file."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        return json.loads(f.read(n)).get("__metadata__", {})
+
+
 def assemble(stage: str = "video") -> tuple[FlapModel, dict, dict]:
-    """The trained model (float32) and its config; raises if a run is missing."""
+    """The model (float32) and its config: the shipped flap-mini, with every part that a training run has
+    finished since (autoencoder, the UNet stage's parts, the audio head) taken from that run instead."""
     cfg = load_config("mini")
-    ae = torch.load(os.path.join(RUNS, "autoencoder", "final.pt"), map_location="cpu")
-    unet = torch.load(os.path.join(RUNS, f"unet-{stage}", "final.pt"), map_location="cpu")
-    audio_path = os.path.join(RUNS, "audio", "final.pt")
-    cfg["autoencoder"]["scaling_factor"] = float(unet["latent_scale"])
+    state, _ = shipped_state(cfg)
     model = FlapModel(cfg).eval()
-    model.autoencoder.load_state_dict(ae["model"])
-    parts = unet["model"]
-    for prefix in ("coeff_encoder", "reference_net", "unet"):
-        getattr(model, prefix).load_state_dict({k[len(prefix) + 1:]: v for k, v in parts.items()
-                                                if k.startswith(prefix + ".")})
-    info = {"autoencoder_steps": ae["step"], "unet_stage": stage, "unet_steps": unet["step"],
-            "latent_scale": float(unet["latent_scale"]), "autoencoder_heldout_psnr": ae.get("heldout_psnr")}
+    model.load_state_dict(state)
+    shipped_info = safe_metadata(os.path.join(SHIPPED, "weights.safetensors"))
+    info = {k: shipped_info.get(k) for k in ("autoencoder_steps", "unet_steps", "audio_steps")}
+    info = {k: int(v) if v not in (None, "None") else 0 for k, v in info.items()}
+    info["unet_stage"] = shipped_info.get("unet_stage")
+    latent_scale = float(shipped_config()["autoencoder"]["scaling_factor"])
+    info["autoencoder_heldout_psnr"] = float(shipped_info["autoencoder_heldout_psnr"]) if shipped_info.get("autoencoder_heldout_psnr") not in (None, "None") else None
+    ae_path = os.path.join(RUNS, "autoencoder", "final.pt")
+    if os.path.exists(ae_path):
+        ae = torch.load(ae_path, map_location="cpu")
+        model.autoencoder.load_state_dict(ae["model"])
+        info.update(autoencoder_steps=ae["step"], autoencoder_heldout_psnr=ae.get("heldout_psnr"))
+    unet_path = os.path.join(RUNS, f"unet-{stage}", "final.pt")
+    if os.path.exists(unet_path):
+        unet = torch.load(unet_path, map_location="cpu")
+        latent_scale = float(unet["latent_scale"])
+        for prefix in ("coeff_encoder", "reference_net", "unet"):
+            getattr(model, prefix).load_state_dict(part(unet["model"], prefix))
+        # Steps accumulate over training rounds: the run's count is added to the shipped model's.
+        info.update(unet_stage=stage, unet_steps=info["unet_steps"] + unet["step"])
+    audio_path = os.path.join(RUNS, "audio", "final.pt")
     if os.path.exists(audio_path):
         audio = torch.load(audio_path, map_location="cpu")
         model.audio_encoder.load_state_dict(audio["encoder"])
         model.audio2flame.load_state_dict(audio["head"])
-        info["audio_steps"] = audio["step"]
-    else:
-        info["audio_steps"] = 0
+        info["audio_steps"] = info["audio_steps"] + audio["step"]
+    cfg["autoencoder"]["scaling_factor"] = latent_scale
+    model.autoencoder.scaling_factor = latent_scale
+    info["latent_scale"] = latent_scale
     return model, cfg, info
 
 

@@ -28,6 +28,7 @@ from gen_fixtures import portrait, read_wav  # noqa: E402
 MODEL = os.path.join(ROOT, "models", "flap-mini")
 OUT = os.path.join(ROOT, "tests", "fixtures", "mini_generation.safetensors")
 HEAD_OUT = os.path.join(ROOT, "tests", "fixtures", "head_renders.safetensors")
+GUIDE_OUT = os.path.join(ROOT, "tests", "fixtures", "guide_renders.safetensors")
 SECONDS = 0.3
 SEED = 11
 
@@ -36,7 +37,6 @@ def head_renders() -> None:
     """Renders of the shipped head asset's identity (world/render.py, 4x supersampled) for the WebGPU preview's
     test (tests/render/head.cases.ts): neutral; yaw 25 degrees with the jaw open; pitch, roll, closed eyes,
     a smile and a sideways gaze."""
-    from world import head as H
     from world.head import HeadModel, sample_identity
     from world.render import Renderer
     meta = {}
@@ -44,6 +44,18 @@ def head_renders() -> None:
         n = int.from_bytes(f.read(8), "little")
         meta = json.loads(f.read(n)).get("__metadata__", {})
     seed = int(meta["identity_seed"])
+    c = pose_set()
+    images = Renderer(HeadModel(), sample_identity(seed), size=128, ss=4).render(c)
+    save_file({"coeffs": torch.from_numpy(c.astype(np.float32)), "images": torch.from_numpy(images)}, HEAD_OUT,
+              {"asset": "models/flap-mini/head_asset.safetensors", "identity_seed": str(seed), "ss": "4",
+               "generator": "weights-tools/train/parity.py"})
+    print(f"{HEAD_OUT}: {os.path.getsize(HEAD_OUT) / 1e6:.2f} MB")
+
+
+def pose_set() -> np.ndarray:
+    """The poses the head and guide tests draw: neutral; yaw 25 degrees with the jaw open; pitch, roll, closed
+    eyes, a smile and a sideways gaze."""
+    from world import head as H
     c = H.identity_coeffs(3)
     c[1, 0:3] = H.euler_to_axis_angle(np.radians(25.0), 0.0, 0.0)
     c[1, 15] = 0.35
@@ -52,11 +64,21 @@ def head_renders() -> None:
     c[2, 20] = 1.0
     c[2, 3:9] = H.gaze_to_6d(np.radians(15.0), 0.0)
     c[2, 9:15] = H.gaze_to_6d(np.radians(15.0), 0.0)
-    images = Renderer(HeadModel(), sample_identity(seed), size=128, ss=4).render(c)
-    save_file({"coeffs": torch.from_numpy(c.astype(np.float32)), "images": torch.from_numpy(images)}, HEAD_OUT,
-              {"asset": "models/flap-mini/head_asset.safetensors", "identity_seed": str(seed), "ss": "4",
-               "generator": "weights-tools/train/parity.py"})
-    print(f"{HEAD_OUT}: {os.path.getsize(HEAD_OUT) / 1e6:.2f} MB")
+    return c
+
+
+def guide_renders() -> None:
+    """Geometry guides (flap_ref/guide.py) of the shipped asset in those poses, channels last, for the
+    WebGPU guide's test (tests/render/head.cases.ts)."""
+    from flap_ref.config import load_config
+    from flap_ref.guide import GuideRenderer
+    guide = load_config("mini")["unet"]["guide"]
+    c = pose_set()
+    guides = GuideRenderer(os.path.join(MODEL, "head_asset.safetensors"), guide).render(c)
+    save_file({"coeffs": torch.from_numpy(c.astype(np.float32)), "guides": guides.permute(0, 2, 3, 1).contiguous()},
+              GUIDE_OUT, {"asset": "models/flap-mini/head_asset.safetensors", "guide": json.dumps(guide),
+                          "generator": "weights-tools/train/parity.py"})
+    print(f"{GUIDE_OUT}: {os.path.getsize(GUIDE_OUT) / 1e6:.2f} MB")
 
 
 def main() -> None:
@@ -81,7 +103,11 @@ def main() -> None:
                          "torch": torch.__version__})
     print(f"{OUT}: {os.path.getsize(OUT) / 1e6:.2f} MB, {out['frames'].shape[0]} frames")
     head_renders()
+    guide_renders()
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--guides"]:
+        guide_renders()
+    else:
+        main()

@@ -1,20 +1,23 @@
-"""FLAP's progressively focused stages for flap-mini's diffusion part (coefficient encoder, ReferenceNet, UNet):
+"""FLAP's progressively focused stages for flap-mini's diffusion part (coefficient encoder, ReferenceNet, UNet and,
+with `unet.guide` in the config, their geometry-guide encoders):
 
   pose        single frames; pose tokens and the reference only (expression tokens null); motion modules,
               the expression attention and the expression MLP are not trained
   expression  single frames with expression tokens; the pose attention (attn2, norm2) and the pose MLP frozen
-  video       windows of motion_frames + frames_per_clip consecutive frames; the first M are clean motion
-              frames (sometimes the reference latent repeated, as in a video's first clip); loss on the last F;
-              only the motion modules train
+  video       windows of motion_frames + frames_per_clip consecutive frames; the first M are motion frames
+              (sometimes the reference latent repeated, as in a video's first clip), noised a little so that
+              the model does not copy its own errors forward from clip to clip; loss on the last F; only the
+              motion modules train
 
   /usr/bin/python3 weights-tools/train/unet.py --stage pose --minutes 60
 
-Each stage starts from the previous stage's final weights (the first one from `--init`, if given: e.g. an
-earlier run's weights after the autoencoder was trained further) and resumes from its own checkpoint.
-ε-prediction, MSE with min-SNR-5 weights, timesteps uniform in [0, 1000), conditions dropped (zero tokens) with
-probability 0.1 for guidance; the learning rate falls linearly over the budget's last quarter.
-The autoencoder comes from .runs/autoencoder/final.pt (frozen).
-"""
+Each stage starts from the previous stage's final weights; the first from `--init` if given, else from the
+shipped models/flap-mini (train/shipped.py), so every run adds to the last. A stage resumes from its own
+checkpoint. ε-prediction, MSE with min-SNR-5 weights and, with a guide, more weight on the eyes and the mouth
+(Gaussian blobs around their projected centres); frames with closed eyes, an open jaw or a turned head are drawn
+more often (data.focus_weights); timesteps uniform in [0, 1000); conditions (tokens and guide) dropped with
+probability 0.1 for guidance; the learning rate falls linearly over the budget's last quarter. The autoencoder
+(frozen) is .runs/autoencoder/final.pt when trained, else the shipped one."""
 
 from __future__ import annotations
 
@@ -27,11 +30,13 @@ from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all
 from data import Shards
 from flap_ref import schedulers
 from flap_ref.coeff_encoder import CoeffEncoder
-from flap_ref.config import load_config
+from flap_ref.config import latent_size, load_config
 from flap_ref.autoencoder import build_autoencoder
+from flap_ref.guide import GuideRenderer
 from flap_ref.reference_net import ReferenceNet
 from flap_ref.unet import UNet
 from flap_ref.unet_blocks import Context
+from shipped import ASSET, part, shipped_config, shipped_state
 
 STAGES = ("pose", "expression", "video")
 
@@ -41,6 +46,8 @@ def trainable(stage: str, name: str) -> bool:
         return "motion_modules" in name
     if "motion_modules" in name:
         return False
+    if "guide_encoder" in name:
+        return True
     if stage == "pose":
         return not ("attn_expr" in name or "norm_expr" in name or name.startswith("coeff_encoder.expr"))
     return not (".attn2." in name or ".norm2." in name or name.startswith("coeff_encoder.pose"))
@@ -55,11 +62,38 @@ class Parts(torch.nn.Module):
 
 
 def load_autoencoder(cfg: dict):
+    """The frozen autoencoder and the latent scale: the trained run's, else the shipped model's."""
     ae = build_autoencoder(cfg["autoencoder"])
-    final = torch.load(os.path.join(RUNS, "autoencoder", "final.pt"), map_location="cpu")
-    ae.load_state_dict(final["model"])
+    path = os.path.join(RUNS, "autoencoder", "final.pt")
+    if os.path.exists(path):
+        final = torch.load(path, map_location="cpu")
+        ae.load_state_dict(final["model"])
+        scale = 1.0 / final["latent_std"]
+    else:
+        ae.load_state_dict(part(shipped_state(cfg)[0], "autoencoder"))
+        scale = shipped_config()["autoencoder"]["scaling_factor"]
     ae.eval().requires_grad_(False)
-    return ae, 1.0 / final["latent_std"]
+    return ae, scale
+
+
+def region_weights(renderer: GuideRenderer, coeffs: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """[N, 120] → per-latent-pixel loss weights [N, 1, h, w]: 1 plus Gaussian blobs on the eyes (4) and the
+    mouth (3), where the controls show and which cover only a few latent pixels."""
+    h, w = size
+    centres = renderer.landmarks(coeffs) * (w / renderer.size)          # [N, 3, 2] in latent pixels
+    yy, xx = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+    d2 = (xx - centres[..., 0, None, None]) ** 2 + (yy - centres[..., 1, None, None]) ** 2   # [N, 3, h, w]
+    sigma = torch.tensor([1.0, 1.0, 1.5])[None, :, None, None]
+    gain = torch.tensor([4.0, 4.0, 3.0])[None, :, None, None]
+    return 1 + (gain * torch.exp(-d2 / (2 * sigma ** 2))).sum(1, keepdim=True)
+
+
+def reference_guide(renderer: GuideRenderer, coeffs, memo: dict) -> torch.Tensor:
+    """An identity's reference guide, drawn once (every window of an identity shares its reference)."""
+    key = coeffs.tobytes()
+    if key not in memo:
+        memo[key] = renderer.render(coeffs[None])[0]
+    return memo[key]
 
 
 def main() -> None:
@@ -72,6 +106,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--init", help="final.pt whose weights a fresh stage starts from (instead of the previous stage's)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--motion-noise", type=float, default=0.2, help="largest std of the noise on motion latents")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
@@ -87,6 +122,10 @@ def main() -> None:
         init = torch.load(start, map_location="cpu")
         parts.load_state_dict(init["model"])
         log(init=os.path.relpath(os.path.abspath(start), RUNS), init_step=init["step"])
+    elif state is None:
+        weights, fresh = shipped_state(cfg)
+        parts.load_state_dict({k: v for k, v in weights.items() if k.split(".")[0] in ("coeff_encoder", "reference_net", "unet")})
+        log(init="models/flap-mini", fresh=",".join(sorted({".".join(k.split(".")[:2]) for k in fresh})) or "none")
     for name, p in parts.named_parameters():
         p.requires_grad_(trainable(args.stage, name))
     params = [p for p in parts.parameters() if p.requires_grad]
@@ -102,7 +141,9 @@ def main() -> None:
     m, f = cfg["video"]["motion_frames"], cfg["video"]["frames_per_clip"]
     length = m + f if args.stage == "video" else 1
     batch = max(1, args.batch // length) if args.stage == "video" else args.batch
-    data = Shards("train", args.shards, seed=step + 17)
+    data = Shards("train", args.shards, seed=step + 17, focus=True)
+    renderer = GuideRenderer(ASSET, cfg["unet"]["guide"]) if "guide" in cfg["unet"] else None
+    ref_guides: dict = {}
     budget = Budget(args.minutes, elapsed)
     last_save = budget.elapsed
     parts.train()
@@ -113,11 +154,16 @@ def main() -> None:
             z = ae.encode(to_unit(frames.reshape(-1, *frames.shape[2:]))) * latent_scale
             z_ref = ae.encode(to_unit(ref)) * latent_scale
         coeffs_t = torch.from_numpy(coeffs)                     # [B, L, 120]
-        if args.stage == "video" and torch.rand(()) < 0.3:
-            # As in a video's first clip: the motion frames are the portrait itself.
+        if args.stage == "video":
             z = z.view(batch, length, *z.shape[1:]).clone()
-            z[:, :m] = z_ref[:, None]
-            coeffs_t[:, :m] = torch.from_numpy(ref_coeffs)[:, None]
+            if torch.rand(()) < 0.3:
+                # As in a video's first clip: the motion frames are the portrait itself.
+                z[:, :m] = z_ref[:, None]
+                coeffs_t[:, :m] = torch.from_numpy(ref_coeffs)[:, None]
+            else:
+                # Generated motion frames are imperfect: noised ones teach the model not to carry errors on.
+                std = torch.rand(batch, 1, 1, 1, 1) * args.motion_noise
+                z[:, :m] = z[:, :m] + std * torch.randn_like(z[:, :m])
             z = z.flatten(0, 1)
         pose, expr = parts.coeff_encoder(coeffs_t)
         pose, expr = pose.flatten(0, 1), expr.flatten(0, 1)     # [B·L, K, D]
@@ -125,9 +171,14 @@ def main() -> None:
             expr = torch.zeros_like(expr)
         drop = (torch.rand(batch) < 0.1).repeat_interleave(length)[:, None, None]
         pose, expr = pose.masked_fill(drop, 0), expr.masked_fill(drop, 0)
+        guide = ref_guide = None
+        flat_coeffs = coeffs_t.flatten(0, 1)
+        if renderer is not None:
+            guide = renderer.render(flat_coeffs).masked_fill(drop[:, :, :, None], 0)
+            ref_guide = torch.stack([reference_guide(renderer, r, ref_guides) for r in ref_coeffs])
         ref_pose, ref_expr = parts.coeff_encoder(torch.from_numpy(ref_coeffs)[:, None])
         ref_expr = torch.zeros_like(ref_expr[:, 0]) if args.stage == "pose" else ref_expr[:, 0]
-        features = parts.reference_net(z_ref, ref_pose[:, 0], ref_expr)
+        features = parts.reference_net(z_ref, ref_pose[:, 0], ref_expr, guide=ref_guide)
         t = torch.randint(0, alphas.shape[0], (batch,)).repeat_interleave(length)
         noise = torch.randn_like(z)
         a = alphas[t][:, None, None, None]
@@ -138,14 +189,18 @@ def main() -> None:
             x[:, :m] = z.view(batch, length, *z.shape[1:])[:, :m]   # motion frames stay clean
             x = x.flatten(0, 1)
             target_mask[:, :m] = False
-        ctx = Context(pose, expr, frames=length, reference=features)
+        ctx = Context(pose, expr, frames=length, reference=features, guide=guide)
         eps = parts.unet(x, t, ctx)
         keep = target_mask.flatten()
         # Min-SNR-γ weighting (Hang et al. 2023, γ = 5): nearly clean timesteps, whose ε is hard to see and
         # matters little to the picture, stop dominating the gradient; it converges several times faster.
         snr = a / (1 - a)
         weight = (snr.clamp(max=5.0) / snr).flatten()
-        per_frame = (eps - noise).pow(2).flatten(1).mean(1)
+        err = (eps - noise).pow(2)
+        if renderer is not None:
+            regions = region_weights(renderer, flat_coeffs, latent_size(cfg))
+            err = err * regions / regions.mean((2, 3), keepdim=True)   # focus, same mean weight per frame
+        per_frame = err.flatten(1).mean(1)
         loss = (per_frame * weight)[keep].mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -1,0 +1,44 @@
+"""The shipped flap-mini (models/flap-mini) as the starting point of training, so that every run adds to the
+last instead of starting over: its weights are loaded into the current config's model; parameters the
+shipped file lacks (a part the config added since, such as the geometry guide's encoders, whose outputs are
+zero-initialised) keep their initialisation and are named in the log."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+
+from common import TOOLS
+from flap_ref.model import FlapModel
+from flap_ref.safetensors import load_file
+
+SHIPPED = os.path.join(os.path.dirname(TOOLS), "models", "flap-mini")
+ASSET = os.path.join(SHIPPED, "head_asset.safetensors")
+
+
+def shipped_config() -> dict:
+    with open(os.path.join(SHIPPED, "config.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def shipped_state(cfg: dict) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """The shipped weights (float32) as a state dict of `FlapModel(cfg)` and the names it had to leave at their
+    initialisation. Raises if a shipped tensor does not fit the config (a new config is a new model)."""
+    model = FlapModel(cfg)
+    state = model.state_dict()
+    shipped = load_file(os.path.join(SHIPPED, "weights.safetensors"))
+    unknown = sorted(set(shipped) - set(state))
+    wrong = sorted(k for k in shipped if k in state and shipped[k].shape != state[k].shape)
+    if unknown or wrong:
+        raise ValueError(f"shipped weights do not fit config {cfg.get('name')}: unknown {unknown[:5]}, "
+                         f"wrong shapes {wrong[:5]}")
+    missing = sorted(set(state) - set(shipped))
+    state.update({k: v.float() for k, v in shipped.items()})
+    return state, missing
+
+
+def part(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The entries under `prefix.` with the prefix removed."""
+    return {k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")}

@@ -308,6 +308,7 @@ export class HeadRenderer {
       entries: [viewUniform, posed, normals, colours].map((b, binding) => ({ binding, resource: { buffer: b } })),
     });
     const { mesh } = await this.pipelines(GUIDE_FORMAT, 1);
+    this.poseSlots(32); // a clip's frames (grown on demand), allocated now rather than during a generation
     const side = guide.size * guide.supersample;
     const texels = side * side;
     this.guide = {

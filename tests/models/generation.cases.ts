@@ -7,7 +7,7 @@
 import testConfig from '../../weights-tools/configs/test.json';
 import { parseConfig, type FlapConfig } from '../../src/models/config';
 import { FlapModel } from '../../src/models/model';
-import { audioToCoefficients, decodeFrames, generateLatents, reference, releaseReference } from '../../src/models/pipeline';
+import { audioToCoefficients, decodeFrames, generateLatents, reference, releaseReference, type GuideSource } from '../../src/models/pipeline';
 import { concat, slice } from '../../src/ops/tensor/slab';
 import { assert } from '../harness/assert';
 import type { Cases } from '../harness/cases';
@@ -16,6 +16,7 @@ import { fixtureBytes, loadFixture, parity, toChannelsLast } from '../harness/fi
 /**
  * Runs a recorded reference generation (`fixture`, from gen_fixtures.py or train/parity.py) on `weights` and
  * compares coefficients, the reference latent, every clip's latents and the decoded frames (PSNR ≥ `minPsnr`).
+ * A guided model's guides come from `guides` (the WebGPU head renderer: the path a user's generation takes).
  */
 export async function checkGeneration(
   { device, where, log }: Parameters<Cases[string]>[0],
@@ -23,6 +24,7 @@ export async function checkGeneration(
   weights: Uint8Array,
   fixture: string,
   minPsnr: number,
+  guides?: GuideSource,
 ): Promise<void> {
   const before = device.stats.bytesInUse;
   const model = await FlapModel.load(device, config, weights, { keepF16: false });
@@ -37,7 +39,7 @@ export async function checkGeneration(
   log(parity('coefficients', await coeffs.read(), get('coefficients')));
   const image = toChannelsLast({ shape: [1, ...get('image').shape], data: get('image').data });
   const imageTensor = device.tensor(image.shape, 'f32', image.data);
-  const ref = reference(model, imageTensor, refCoeffs);
+  const ref = reference(model, imageTensor, refCoeffs, guides);
   imageTensor.release();
   log(parity('reference_latent', await ref.latent.read(), toChannelsLast({ shape: [1, ...get('reference_latent').shape], data: get('reference_latent').data })));
 
@@ -49,6 +51,7 @@ export async function checkGeneration(
     steps: 2,
     guidanceScale: config.scheduler.default_guidance_scale,
     noise: (c) => toChannelsLast(get(`clip${c}.noise`)).data,
+    guides,
   });
   assert(device.stats.readbacks === readbacks, `the denoising loop read back ${device.stats.readbacks - readbacks} times`);
   log(`${latents.length} clips × 2 steps: ${device.stats.submits - submits} submits, ${device.stats.dispatches} dispatches so far`);

@@ -20,7 +20,7 @@ def count(module):
 
 
 @pytest.mark.parametrize("name,temporal,expected", [
-    ("test", True, 843_508), ("test", False, 567_124), ("mini", True, 10_673_668),
+    ("test", True, 843_508), ("test", False, 567_124), ("mini", True, 10_736_516),  # 10,673,668 + the geometry guide encoder (62,848)
 ])
 def test_parameter_counts(name, temporal, expected):
     assert count(UNet(load_config(name)["unet"], temporal)) == expected

@@ -1,10 +1,13 @@
 """Golden outputs of the shipped flap-mini for the TypeScript parity test (tests/models/mini.cases.ts): the
 reference pipeline run on models/flap-mini/ exactly as shipped (its f16 weight values, computed in float32), on
 the first 0.3 s of tests/fixtures/speech.wav (7 frames: one clip of 8 after its 2 motion frames) and the golden
-fixtures' portrait (a neutral head-world render at 128x128), 2 guided DDIM steps. Also renders of the shipped head asset
-for the WebGPU preview's test (tests/fixtures/head_renders.safetensors). Written to tests/fixtures/mini_generation.safetensors (about 1.5 MB: frames as F16).
+fixtures' portrait (a neutral head-world render at 128x128), 2 guided DDIM steps, the geometry guides drawn by
+flap_ref/guide.py when the config has them. Written to tests/fixtures/mini_generation.safetensors (about 1.5 MB:
+frames as F16). Also renders of the shipped head asset for the WebGPU preview's test
+(tests/fixtures/head_renders.safetensors) and its geometry guides for the WebGPU guide's test
+(tests/fixtures/guide_renders.safetensors; `--guides` writes only these).
 
-  /usr/bin/python3 weights-tools/train/parity.py
+  /usr/bin/python3 weights-tools/train/parity.py [--guides]
 """
 
 from __future__ import annotations
@@ -92,8 +95,12 @@ def main() -> None:
     image, ref_coeffs = portrait(cfg["video"]["height"])
     options = SamplingOptions(sampler="ddim", steps=2, guidance_scale=cfg["scheduler"]["default_guidance_scale"], seed=SEED)
     record: dict[str, torch.Tensor] = {}
+    renderer = None
+    if "guide" in cfg["unet"]:
+        from flap_ref.guide import GuideRenderer
+        renderer = GuideRenderer(os.path.join(MODEL, "head_asset.safetensors"), cfg["unet"]["guide"])
     with torch.no_grad():
-        generate(model, audio, image, ref_coeffs, options, record=record)
+        generate(model, audio, image, ref_coeffs, options, record=record, renderer=renderer)
     keep = ["coefficients", "reference_latent", "frames"] + [k for k in record if k.startswith("clip")]
     out = {"audio": audio, "image": image, "ref_coeffs": ref_coeffs, **{k: record[k] for k in keep}}
     out = {k: v.float().contiguous() for k, v in out.items()}

@@ -4,7 +4,7 @@
  * stream out clip by clip; GPU memory stays flat whatever the audio length; cancelling frees everything.
  *
  * @example
- * const flap = await loadFlap({ config: '/models/flap-mini/config.json', weights: '/models/flap-mini/weights.safetensors' });
+ * const flap = await loadFlap({ config: '/models/flap-mini/config.json', weights: '/models/flap-mini/weights.safetensors', headAsset: '/models/flap-mini/head_asset.safetensors' });
  * const video = await flap.generate({ image: portraitBytes, audio: wavBytes, controls: { pose: { offset: { yaw: 10 } } } });
  * const file = await encodeVideo(video);            // WebM with the original audio
  */

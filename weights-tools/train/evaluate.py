@@ -17,9 +17,10 @@
   (positive: the video gets worse as the motion frames carry errors on);
 - flicker: mean absolute change (0-255) between consecutive generated frames of a still, silent head.
 
-`--shipped` measures models/flap-mini exactly as shipped (its own config and f16 weight values) instead of the
-training runs, so a new model and the shipped one are measured by the same code; train/compare.py then says
-whether the new one may replace it.
+It measures a model directory exactly as it ships (config.json, the f16 weight values, head_asset.safetensors):
+by default the candidate that export.py wrote (.runs/candidate), with `--model models/flap-mini` the shipped
+one, so both are measured by the same code and probe; metrics.json goes into that directory (or `--out`), and
+train/compare.py then says whether the candidate may replace the shipped model.
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import RUNS, to_unit
+from common import to_unit
 from data import Shards
-from export import OUT, assemble
+from export import CANDIDATE
 from flap_ref.guide import GuideRenderer
 from flap_ref.model import FlapModel
 from flap_ref.pipeline import SamplingOptions, audio_to_coefficients, generate
-from shipped import ASSET, SHIPPED, shipped_config, shipped_state
+from flap_ref.safetensors import load_file
 from probe import load_probe, targets
 from world.data import load_shard, shard_paths, utterances
 from world.head import euler_to_axis_angle
@@ -77,26 +78,37 @@ def closures(track: np.ndarray, threshold: float, min_len: int) -> list[tuple[in
     return out
 
 
+def number(text: str):
+    """A metadata value back as the number it was written from, when it is one."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return None if text == "None" else text
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", type=int, default=12)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--guidance", type=float, default=2.0)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--shipped", action="store_true", help="measure models/flap-mini as shipped")
-    ap.add_argument("--out", help="where to write the metrics (default models/flap-mini/metrics.json; with "
-                    "--shipped, .runs/shipped-metrics.json)")
+    ap.add_argument("--model", default=CANDIDATE, help="model directory (default the exported candidate)")
+    ap.add_argument("--out", help="where to write the metrics (default MODEL/metrics.json)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    if args.shipped:
-        cfg = shipped_config()
-        model = FlapModel(cfg).eval()
-        model.load_state_dict(shipped_state(cfg)[0])
-        info = {"measured": "models/flap-mini as shipped"}
-    else:
-        model, cfg, info = assemble()
-    renderer = GuideRenderer(ASSET, cfg["unet"]["guide"]) if "guide" in cfg["unet"] else None
-    out_path = args.out or (os.path.join(RUNS, "shipped-metrics.json") if args.shipped else os.path.join(OUT, "metrics.json"))
+    with open(os.path.join(args.model, "config.json"), encoding="utf-8") as fh:
+        cfg = json.load(fh)
+    model = FlapModel(cfg).eval()
+    weights_path = os.path.join(args.model, "weights.safetensors")
+    model.load_state_dict({k: v.float() for k, v in load_file(weights_path).items()})
+    with open(weights_path, "rb") as fh:
+        info = json.loads(fh.read(int.from_bytes(fh.read(8), "little"))).get("__metadata__", {})
+    info = {k: number(v) for k, v in info.items() if k not in ("config", "format")}
+    asset = os.path.join(args.model, "head_asset.safetensors")
+    renderer = GuideRenderer(asset, cfg["unet"]["guide"]) if "guide" in cfg["unet"] else None
+    out_path = args.out or os.path.join(args.model, "metrics.json")
     gen = lambda image, ref_c, c: generate(model, None, image, ref_c, opts, coeffs=c, renderer=renderer)[0]  # noqa: E731
     probe = load_probe()
     opts = SamplingOptions("dpmpp_2m", args.steps, args.guidance, seed=1)

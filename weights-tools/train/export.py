@@ -1,7 +1,8 @@
-"""Assembles flap-mini from the training runs into models/flap-mini/: f16 weights (one safetensors file, the
-FlapModel names), the config with the measured latent scale, and the head asset.
+"""Assembles flap-mini from the training runs into a candidate model directory (default .runs/candidate): f16
+weights (one safetensors file, the FlapModel names), the config with the latent scale, and the head asset. The
+candidate replaces models/flap-mini only through train/ship.py, after evaluate.py and compare.py.
 
-  /usr/bin/python3 weights-tools/train/export.py [--stage video]
+  /usr/bin/python3 weights-tools/train/export.py [--stage video] [--out DIR]
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from flap_ref.model import FlapModel
 from flap_ref.safetensors import save_file
 from shipped import SHIPPED, part, shipped_config, shipped_state
 
-OUT = os.path.join(os.path.dirname(TOOLS), "models", "flap-mini")
+CANDIDATE = os.path.join(RUNS, "candidate")
 
 
 def safe_metadata(path: str) -> dict:
@@ -29,9 +30,12 @@ def safe_metadata(path: str) -> dict:
         return json.loads(f.read(n)).get("__metadata__", {})
 
 
-def assemble(stage: str = "video") -> tuple[FlapModel, dict, dict]:
+def assemble(stage: str | None = None) -> tuple[FlapModel, dict, dict]:
     """The model (float32) and its config: the shipped flap-mini, with every part that a training run has
-    finished since (autoencoder, the UNet stage's parts, the audio head) taken from that run instead."""
+    finished since (autoencoder, the UNet parts of `stage`, by default the latest finished stage, the audio
+    head) taken from that run instead."""
+    if stage is None:
+        stage = next((s for s in ("video", "expression", "pose") if os.path.exists(os.path.join(RUNS, f"unet-{s}", "final.pt"))), "video")
     cfg = load_config("mini")
     state, _ = shipped_state(cfg)
     model = FlapModel(cfg).eval()
@@ -47,14 +51,23 @@ def assemble(stage: str = "video") -> tuple[FlapModel, dict, dict]:
         ae = torch.load(ae_path, map_location="cpu")
         model.autoencoder.load_state_dict(ae["model"])
         info.update(autoencoder_steps=ae["step"], autoencoder_heldout_psnr=ae.get("heldout_psnr"))
+    # UNet steps accumulate over training rounds (pose 1550 + expression 810 + video 550 before any round
+    # recorded them): each round adds the steps of every stage it ran.
+    cumulative = int(shipped_info.get("unet_steps_cumulative", 2910))
     unet_path = os.path.join(RUNS, f"unet-{stage}", "final.pt")
     if os.path.exists(unet_path):
         unet = torch.load(unet_path, map_location="cpu")
         latent_scale = float(unet["latent_scale"])
         for prefix in ("coeff_encoder", "reference_net", "unet"):
             getattr(model, prefix).load_state_dict(part(unet["model"], prefix))
-        # Steps accumulate over training rounds: the run's count is added to the shipped model's.
-        info.update(unet_stage=stage, unet_steps=info["unet_steps"] + unet["step"])
+        for s in ("pose", "expression", "video"):
+            path = os.path.join(RUNS, f"unet-{s}", "final.pt")
+            if os.path.exists(path):
+                steps = int(torch.load(path, map_location="cpu")["step"])
+                info[f"unet_{s}_steps_this_round"] = steps
+                cumulative += steps
+        info.update(unet_stage=stage, unet_steps=unet["step"])
+    info["unet_steps_cumulative"] = cumulative
     audio_path = os.path.join(RUNS, "audio", "final.pt")
     if os.path.exists(audio_path):
         audio = torch.load(audio_path, map_location="cpu")
@@ -69,8 +82,10 @@ def assemble(stage: str = "video") -> tuple[FlapModel, dict, dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--stage", default="video")
+    ap.add_argument("--stage", help="UNet stage whose weights to export (default the latest finished)")
+    ap.add_argument("--out", default=CANDIDATE)
     args = ap.parse_args()
+    OUT = args.out
     model, cfg, info = assemble(args.stage)
     os.makedirs(OUT, exist_ok=True)
     cfg = dict(cfg, name="flap-mini")
@@ -80,9 +95,10 @@ def main() -> None:
     save_file({k: v.half().contiguous() for k, v in model.state_dict().items()},
               os.path.join(OUT, "weights.safetensors"),
               {"config": "flap-mini", "format": "FlapModel state dict, f16", **{k: str(v) for k, v in info.items()}})
-    shutil.copyfile(os.path.join(TOOLS, ".data", "head_asset.safetensors"), os.path.join(OUT, "head_asset.safetensors"))
-    total = sum(os.path.getsize(os.path.join(OUT, n)) for n in os.listdir(OUT))
-    print(f"models/flap-mini: {total / 1e6:.1f} MB; {info}")
+    # The asset is the shipped one: the guide the model was trained with is drawn from it.
+    shutil.copyfile(os.path.join(SHIPPED, "head_asset.safetensors"), os.path.join(OUT, "head_asset.safetensors"))
+    total = sum(os.path.getsize(os.path.join(OUT, n)) for n in ("config.json", "weights.safetensors", "head_asset.safetensors"))
+    print(f"{OUT}: {total / 1e6:.1f} MB; {info}")
 
 
 if __name__ == "__main__":

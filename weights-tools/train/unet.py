@@ -11,8 +11,9 @@ with `unet.guide` in the config, their geometry-guide encoders):
 
   /usr/bin/python3 weights-tools/train/unet.py --stage pose --minutes 60
 
-Each stage starts from the previous stage's final weights; the first from `--init` if given, else from the
-shipped models/flap-mini (train/shipped.py), so every run adds to the last. A stage resumes from its own
+Each stage starts from the latest earlier stage's final weights; the first (or one whose earlier stages were
+skipped) from `--init` if given, else from the shipped models/flap-mini (train/shipped.py), so every round adds
+to the last. A stage resumes from its own
 checkpoint. ε-prediction, MSE with min-SNR-5 weights and, with a guide, more weight on the eyes and the mouth
 (Gaussian blobs around their projected centres); frames with closed eyes, an open jaw or a turned head are drawn
 more often (data.focus_weights); timesteps uniform in [0, 1000); conditions (tokens and guide) dropped with
@@ -115,8 +116,10 @@ def main() -> None:
     seed_all(100 + STAGES.index(args.stage))
     parts = Parts(cfg)
     state = load_checkpoint(ckpt_path)
-    previous = STAGES.index(args.stage) - 1
-    start = args.init or (os.path.join(RUNS, f"unet-{STAGES[previous]}", "final.pt") if previous >= 0 else None)
+    # The latest earlier stage of this round that finished, else (first stage, or earlier ones skipped) the
+    # shipped model.
+    earlier = [os.path.join(RUNS, f"unet-{name}", "final.pt") for name in STAGES[:STAGES.index(args.stage)]]
+    start = args.init or next((p for p in reversed(earlier) if os.path.exists(p)), None)
     log = Log(run)
     if state is None and start is not None:
         init = torch.load(start, map_location="cpu")

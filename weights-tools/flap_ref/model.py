@@ -1,6 +1,6 @@
 """The whole FLAP model as one module, so one state dict (one safetensors file) holds every part under its
 prefix: `audio_encoder.`, `audio2flame.`, `coeff_encoder.`, `reference_net.`, `unet.`, `autoencoder.` and, when
-the config has one, `preview_autoencoder.`."""
+the config has them, `preview_autoencoder.` and `estimator.` (the portrait's own coefficients, estimator.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from .audio2flame import Audio2Flame
 from .audio_encoder import AudioEncoder
 from .autoencoder import build_autoencoder
 from .coeff_encoder import CoeffEncoder
+from .estimator import Estimator
 from .reference_net import ReferenceNet
 from .unet import UNet
 
@@ -26,3 +27,5 @@ class FlapModel(nn.Module):
         self.autoencoder = build_autoencoder(cfg["autoencoder"])
         if "preview_autoencoder" in cfg:
             self.preview_autoencoder = build_autoencoder(cfg["preview_autoencoder"])
+        if "estimator" in cfg:
+            self.estimator = Estimator(cfg["estimator"]["width"])

@@ -50,6 +50,15 @@ def audio_to_coefficients(model: FlapModel, audio: torch.Tensor, ref_coeffs: tor
     return coeffs
 
 
+@torch.no_grad()
+def estimate(model: FlapModel, images: torch.Tensor) -> torch.Tensor:
+    """images [N, 3, H, W] in [-1, 1] → their coefficients [N, 120] read by the model's estimator (estimator.py)."""
+    from .estimator import to_coefficients
+    if not hasattr(model, "estimator"):
+        raise ValueError("this model has no estimator (config estimator)")
+    return to_coefficients(model.estimator(images))
+
+
 def tokens(model: FlapModel, coeffs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     """[frames, 120] → pose [frames, Kp, D], expression [frames, Ke, D] (None without expression attention)."""
     pose, expr = model.coeff_encoder(coeffs[None])
@@ -136,10 +145,13 @@ def generate(model: FlapModel, audio: torch.Tensor | None, image: torch.Tensor, 
              options: SamplingOptions, coeffs: torch.Tensor | None = None,
              record: dict | None = None, renderer=None) -> tuple[torch.Tensor, torch.Tensor]:
     """audio [S] (or explicit coeffs [frames, 120]) + image [3, H, W] in [-1, 1] + the portrait's own coefficients
-    [120] → frames [frames, 3, H, W] in [0, 1] and the coefficients used. `record` collects the intermediates
+    [120] (None: estimated from the image by the model's estimator) → frames [frames, 3, H, W] in [0, 1] and the
+    coefficients used. `record` collects the intermediates
     of the first clip and every clip's latents. `renderer` (guide.GuideRenderer) draws the geometry guides of a
     model whose config has one."""
     cfg = model.config
+    if ref_coeffs is None:
+        ref_coeffs = estimate(model, image[None])[0]
     if coeffs is None:
         coeffs = audio_to_coefficients(model, audio, ref_coeffs, record)
     total = coeffs.shape[0]

@@ -15,7 +15,10 @@
   between generated frames and the reference;
 - driftDb: a 10-clip generation of a held-out identity's coefficients, mean PSNR of clip 1 minus that of clip 10
   (positive: the video gets worse as the motion frames carry errors on);
-- flicker: mean absolute change (0-255) between consecutive generated frames of a still, silent head.
+- flicker: mean absolute change (0-255) between consecutive generated frames of a still, silent head;
+- estimatorPoseErrorDeg: the model's own estimator (flap_ref/estimator.py, when it has one) on 256 held-out
+  frames (held-out identities in every pose of their clips): mean absolute yaw/pitch/roll error against the
+  coefficients they were rendered with.
 
 It measures a model directory exactly as it ships (config.json, the f16 weight values, head_asset.safetensors):
 by default the candidate that export.py wrote (.runs/candidate), with `--model models/flap-mini` the shipped
@@ -153,6 +156,12 @@ def main() -> None:
     jr, js = np.concatenate(jaw_req), np.concatenate(jaw_seen)
     m["jawCorrelationProbe"] = float(np.corrcoef(jr, js)[0, 1])
     m["colourShift"] = float(np.mean(colour))
+
+    if hasattr(model, "estimator"):
+        frames, coeffs, _, _ = Shards("heldout", 2, seed=33).windows(256, 1)
+        with torch.no_grad():
+            read = model.estimator(to_unit(frames[:, 0])).numpy()
+        m["estimatorPoseErrorDeg"] = float(np.abs(read[:, 0:3] - targets(coeffs[:, 0])[:, 0:3]).mean())
 
     # Blinks: requested closures of 0.2 s every ~1.2 s on a still head.
     recall_hits, requested, false, seconds = 0, 0, 0, 0.0

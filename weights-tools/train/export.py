@@ -37,7 +37,7 @@ def assemble(stage: str | None = None) -> tuple[FlapModel, dict, dict]:
     if stage is None:
         stage = next((s for s in ("video", "expression", "pose") if os.path.exists(os.path.join(RUNS, f"unet-{s}", "final.pt"))), "video")
     cfg = load_config("mini")
-    state, _ = shipped_state(cfg)
+    state, fresh = shipped_state(cfg)
     model = FlapModel(cfg).eval()
     model.load_state_dict(state)
     shipped_info = safe_metadata(os.path.join(SHIPPED, "weights.safetensors"))
@@ -68,6 +68,14 @@ def assemble(stage: str | None = None) -> tuple[FlapModel, dict, dict]:
                 cumulative += steps
         info.update(unet_stage=stage, unet_steps=unet["step"])
     info["unet_steps_cumulative"] = cumulative
+    if "estimator" in cfg:
+        probe_path = os.path.join(RUNS, "probe", "final.pt")
+        if os.path.exists(probe_path):
+            probe = torch.load(probe_path, map_location="cpu")
+            model.estimator.load_state_dict(probe["model"])
+            info["estimator_steps"] = probe["step"]
+        elif any(k.startswith("estimator.") for k in fresh):
+            raise FileNotFoundError("the shipped model has no estimator and no probe run exists: run train/probe.py")
     audio_path = os.path.join(RUNS, "audio", "final.pt")
     if os.path.exists(audio_path):
         audio = torch.load(audio_path, map_location="cpu")

@@ -1,6 +1,7 @@
-"""The coefficient probe: a small CNN that reads pose, jaw, eyelids and the named expressions back from a
-128×128 frame, trained on ground-truth renders of the world. The evaluation uses it to measure whether
-generated frames obey the requested coefficients.
+"""The coefficient probe, which flap-mini ships as its estimator (flap_ref/estimator.py): a small CNN that reads
+pose, jaw, eyelids and the named expressions back from a 128×128 frame, trained on ground-truth renders of the
+world. The evaluation uses it to measure whether generated frames obey the requested coefficients; export.py
+puts it into the model under `estimator.`.
 
   /usr/bin/python3 weights-tools/train/probe.py --minutes 20
 
@@ -13,60 +14,16 @@ from __future__ import annotations
 import argparse
 import os
 
-import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
 
 from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all, to_unit
 from data import Shards
+from flap_ref.estimator import ESTIMATES, SCALE as SCALE_LIST, Estimator, targets
 
-NAMED = 12
-PROBE_TARGETS = ["yaw", "pitch", "roll", "jaw", "eyelid_left", "eyelid_right"] + [f"expr{i}" for i in range(NAMED)]
-
-
-def axis_angle_to_euler(v: np.ndarray) -> np.ndarray:
-    """[..., 3] axis-angle → [..., 3] (yaw, pitch, roll) degrees, R = Ry Rx Rz (world/head.py's convention)."""
-    theta = np.linalg.norm(v, axis=-1, keepdims=True)
-    k = v / np.maximum(theta, 1e-12)
-    kx, ky, kz = k[..., 0], k[..., 1], k[..., 2]
-    c, s = np.cos(theta[..., 0]), np.sin(theta[..., 0])
-    C = 1 - c
-    r02 = kx * kz * C + ky * s
-    r12 = ky * kz * C - kx * s
-    r22 = c + kz * kz * C
-    r10 = kx * ky * C + kz * s
-    r11 = c + ky * ky * C
-    yaw = np.arctan2(r02, r22)
-    pitch = np.arcsin(np.clip(-r12, -1, 1))
-    roll = np.arctan2(r10, r11)
-    return np.degrees(np.stack([yaw, pitch, roll], -1))
-
-
-def targets(coeffs: np.ndarray) -> np.ndarray:
-    """[..., 120] → [..., len(PROBE_TARGETS)]."""
-    return np.concatenate([axis_angle_to_euler(coeffs[..., 0:3]), coeffs[..., 15:16], coeffs[..., 18:20],
-                           coeffs[..., 20:20 + NAMED]], -1).astype(np.float32)
-
-
-# Per-target scale so that every output has a comparable loss: degrees vs unit coefficients.
-SCALE = torch.tensor([10.0, 10.0, 10.0, 0.2, 0.5, 0.5] + [0.5] * NAMED)
-
-
-class Probe(nn.Module):
-    def __init__(self, width: int = 32):
-        super().__init__()
-        layers, c = [], 3
-        for w in (width, width * 2, width * 2, width * 4, width * 4):
-            layers += [nn.Conv2d(c, w, 3, stride=2, padding=1), nn.GroupNorm(8, w), nn.SiLU(),
-                       nn.Conv2d(w, w, 3, padding=1), nn.SiLU()]
-            c = w
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(c * 16, len(PROBE_TARGETS))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x [B, 3, 128, 128] in [-1, 1] → targets in their natural units."""
-        return self.head(self.features(x).flatten(1)) * SCALE
+PROBE_TARGETS = ESTIMATES
+SCALE = torch.tensor(SCALE_LIST)
+Probe = Estimator
 
 
 def load_probe() -> Probe:

@@ -127,8 +127,10 @@ def main() -> None:
         log(init=os.path.relpath(os.path.abspath(start), RUNS), init_step=init["step"])
     elif state is None:
         weights, fresh = shipped_state(cfg)
-        parts.load_state_dict({k: v for k, v in weights.items() if k.split(".")[0] in ("coeff_encoder", "reference_net", "unet")})
-        log(init="models/flap-mini", fresh=",".join(sorted({".".join(k.split(".")[:2]) for k in fresh})) or "none")
+        mine = ("coeff_encoder", "reference_net", "unet")
+        parts.load_state_dict({k: v for k, v in weights.items() if k.split(".")[0] in mine})
+        fresh = sorted({".".join(k.split(".")[:2]) for k in fresh if k.split(".")[0] in mine})
+        log(init="models/flap-mini", fresh=",".join(fresh) or "none")
     for name, p in parts.named_parameters():
         p.requires_grad_(trainable(args.stage, name))
     params = [p for p in parts.parameters() if p.requires_grad]

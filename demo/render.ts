@@ -9,6 +9,7 @@ export interface RenderRequest {
   image?: string; // base64; default: the bundled portrait
   audio?: string; // base64; default: the bundled speech
   controls: Controls & { externalRows?: number[] };
+  drive?: string[]; // base64 frames of a driving video (reenactment)
   sampler?: 'ddim' | 'dpmpp_2m';
   steps?: number;
   guidanceScale?: number;
@@ -51,6 +52,10 @@ window.flapRender = async (req) => {
     const steps = req.steps ?? (flap.device.info.isCpuBacked ? Math.min(CPU_STEPS, flap.config.scheduler.default_steps) : undefined);
     const { externalRows, ...controls } = req.controls;
     if (externalRows) controls.external = { ...(controls.external ?? {}), sequence: new CoefficientSequence(Float32Array.from(externalRows), flap.config.video.fps) };
+    if (req.drive) {
+      window.flapProgress?.(JSON.stringify({ stage: 'estimate', fraction: 0 }));
+      controls.external = { sequence: await flap.estimate(req.drive.map(fromBase64)), mode: 'replace', extend: 'loop' };
+    }
     const video = await flap.generate({
       image: req.image ? fromBase64(req.image) : await fetchBytes('/demo/samples/portrait.png'),
       audio: req.audio ? fromBase64(req.audio) : await fetchBytes('/demo/samples/speech.wav'),

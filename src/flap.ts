@@ -15,6 +15,7 @@ import { InputError } from './errors';
 import { prepareAudio, type AudioInput } from './io/audio';
 import { prepareImage, type Box, type ImageInput } from './io/image';
 import { parseConfig, type FlapConfig } from './models/config';
+import { ESTIMATOR_SIZE, estimates, toCoefficients } from './models/estimator';
 import { FlapModel } from './models/model';
 import { audioToCoefficients, decodeFrames, generateLatents, numFrames, reference, releaseReference } from './models/pipeline';
 import type { SamplerKind } from './ops/sampler/schedule';
@@ -64,7 +65,10 @@ export interface GenerateRequest {
   audio: AudioInput;
   /** Crop of the portrait to use (default: a centred crop to the model's aspect). */
   faceBox?: Box;
-  /** The portrait's own coefficients (default: a neutral, frontal face). */
+  /**
+   * The portrait's own coefficients. Default: read from the portrait by the model's estimator when it has one
+   * (flap-mini), else a neutral, frontal face.
+   */
   referenceCoefficients?: Float32Array;
   controls?: Controls;
   sampler?: SamplerKind;
@@ -162,8 +166,9 @@ export class Flap {
     if (!Number.isFinite(guidanceScale) || guidanceScale < 0 || guidanceScale > 30) throw new InputError('guidanceScale', `must be within [0, 30] (got ${guidanceScale})`);
     const sampler = req.sampler ?? cfg.scheduler.default_sampler;
     if (sampler !== 'ddim' && sampler !== 'dpmpp_2m') throw new InputError('sampler', `unknown sampler ${String(sampler)}`);
-    const refCoeffs = req.referenceCoefficients ?? neutralCoefficients();
-    if (refCoeffs.length !== 120 || !refCoeffs.every(Number.isFinite)) throw new InputError('referenceCoefficients', 'must be 120 finite numbers');
+    if (req.referenceCoefficients && (req.referenceCoefficients.length !== 120 || !req.referenceCoefficients.every(Number.isFinite))) {
+      throw new InputError('referenceCoefficients', 'must be 120 finite numbers');
+    }
     const [audio, image] = await Promise.all([prepareAudio(req.audio, cfg.video.sample_rate), prepareImage(req.image, cfg.video.width, cfg.video.height, req.faceBox)]);
     const frames = numFrames(cfg, audio.length);
     if (req.controls) validateControls(req.controls, frames);
@@ -174,6 +179,8 @@ export class Flap {
 
     device.resetPeak();
     report({ stage: 'coefficients', fraction: 0.02 });
+    const refCoeffs = req.referenceCoefficients
+      ?? (model.estimator ? (await this.estimate(req.image, { faceBox: req.faceBox })).data : neutralCoefficients());
     const coeffTensor = audioToCoefficients(model, device, audio, refCoeffs);
     const base = new CoefficientSequence(await coeffTensor.read(), cfg.video.fps);
     coeffTensor.release();
@@ -220,6 +227,33 @@ export class Flap {
     const peakBytes = device.stats.peakBytesInUse;
     report({ stage: 'done', fraction: 1 });
     return { frames: out, width: cfg.video.width, height: cfg.video.height, fps: cfg.video.fps, coefficients, audio: { samples: audio, sampleRate: cfg.video.sample_rate }, peakBytes };
+  }
+
+  /**
+   * FLAP's 3D parameter estimation: the coefficients of a portrait or of a video's frames (one image per frame),
+   * read by the model's estimator on the GPU, as a sequence at the model's frame rate. Feed them to `generate` as
+   * `referenceCoefficients` (one image) or as `controls.external` to make one video drive another portrait.
+   * Rejects with `InputError` when the model has no estimator or an image is bad.
+   */
+  async estimate(images: ImageInput | ImageInput[], options: { faceBox?: Box; batch?: number } = {}): Promise<CoefficientSequence> {
+    const estimator = this.model.estimator;
+    if (!estimator) throw new InputError('estimate', `${this.config.name} has no estimator (config estimator)`);
+    const list = Array.isArray(images) ? images : [images];
+    if (list.length === 0) throw new InputError('images', 'no image to estimate from');
+    const batch = options.batch ?? 16;
+    const out = new Float32Array(list.length * 120);
+    const size = ESTIMATOR_SIZE;
+    for (let start = 0; start < list.length; start += batch) {
+      const part = list.slice(start, start + batch);
+      const pixels = await Promise.all(part.map((im) => prepareImage(im, size, size, options.faceBox)));
+      const data = new Float32Array(part.length * size * size * 3);
+      pixels.forEach((p, i) => data.set(p, i * size * size * 3));
+      const raw = this.device.scope(() => estimator.forward(this.device.tensor([part.length, size, size, 3], 'f32', data))).keep();
+      const values = await raw.read();
+      raw.release();
+      out.set(toCoefficients(estimates(values)), start * 120);
+    }
+    return new CoefficientSequence(out, this.config.video.fps);
   }
 
   /** Frees the model's weights and head asset (and the device, if `load` created it). */

@@ -27,6 +27,9 @@ Without --image/--audio it uses the bundled samples (demo/samples/).
   --coeffs FILE         per-frame coefficients (.json, .csv, .npy, .safetensors), frames x 120
   --coeffs-mode MODE    replace (default) | blend
   --coeffs-weight X     blend weight (0..1)
+  --drive PATH          a video (any format ffmpeg reads) or a folder of frames (PNG/JPEG/WebP, in name
+                        order) whose head pose, blinks and expression drive the portrait (reenactment; the
+                        model's estimator reads them; shorter than the speech, they play back and forth)
   --sampler NAME        ddim | dpmpp_2m
   --steps N             sampler steps (default: the model's; at most 2 on a CPU adapter such as SwiftShader)
   --guidance X          classifier-free guidance scale
@@ -43,6 +46,7 @@ export interface CliOptions {
   model: 'auto' | 'mini' | 'test';
   controls: Controls;
   coeffsFile?: string;
+  drive?: string;
   sampler?: 'ddim' | 'dpmpp_2m';
   steps?: number;
   guidanceScale?: number;
@@ -88,7 +92,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | 'help' {
       'expression-scale': { type: 'string' }, coeffs: { type: 'string' }, 'coeffs-mode': { type: 'string' },
       'coeffs-weight': { type: 'string' }, sampler: { type: 'string' }, steps: { type: 'string' },
       guidance: { type: 'string' }, seed: { type: 'string' }, 'png-dir': { type: 'string' },
-      'coeffs-out': { type: 'string' }, help: { type: 'boolean' },
+      'coeffs-out': { type: 'string' }, drive: { type: 'string' }, help: { type: 'boolean' },
     },
   });
   if (values.help) return 'help';
@@ -118,6 +122,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | 'help' {
   const coeffsWeight = num('coeffs-weight', values['coeffs-weight'], 0, 1);
   if ((coeffsMode || coeffsWeight !== undefined) && !values.coeffs) throw new InputError('--coeffs-mode', 'needs --coeffs FILE');
   if (values.coeffs) controls.external = { mode: coeffsMode ?? 'replace', weight: coeffsWeight } as Controls['external'];
+  if (values.drive && values.coeffs) throw new InputError('--drive', 'give --drive or --coeffs, not both (each replaces the coefficients)');
   return {
     image: values.image,
     audio: values.audio,
@@ -126,6 +131,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | 'help' {
     model: oneOf('model', values.model, ['auto', 'mini', 'test'] as const) ?? 'auto',
     controls,
     coeffsFile: values.coeffs,
+    drive: values.drive,
     sampler: oneOf('sampler', values.sampler, ['ddim', 'dpmpp_2m'] as const),
     steps: num('steps', values.steps, 1, 200, true),
     guidanceScale: num('guidance', values.guidance, 0, 30),

@@ -3,8 +3,11 @@
  * and WebCodecs live there) through demo/render.html on the Vite server that bin/flap-webgpu.mjs started.
  * Progress goes to stderr; the video (and optional PNG frames / coefficients) to the given paths.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { launchChromium } from '../../scripts/chromium';
 import { parseCoefficients } from '../io/coeffs';
 import { parseCliArgs, USAGE } from './args';
@@ -13,6 +16,33 @@ function bar(fraction: number, label: string): string {
   const width = 30;
   const done = Math.round(Math.max(0, Math.min(1, fraction)) * width);
   return `\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${label.padEnd(28)}`;
+}
+
+const FRAME_FILE = /\.(png|jpe?g|webp)$/i;
+/** At most a minute of driving video at 25 fps is read. */
+const MAX_DRIVE_FRAMES = 1500;
+
+/** The frames of a driving video (extracted at 25 fps by ffmpeg) or of a folder of images, as encoded bytes. */
+export async function driveFrames(path: string): Promise<Uint8Array[]> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new Error(`--drive ${path}: no such file or folder`);
+  let dir = path;
+  let temp: string | undefined;
+  try {
+    if (!info.isDirectory()) {
+      temp = await mkdtemp(join(tmpdir(), 'flap-drive-'));
+      await promisify(execFile)('ffmpeg', ['-loglevel', 'error', '-i', path, '-vf', 'fps=25', '-frames:v', String(MAX_DRIVE_FRAMES), join(temp, '%05d.png')])
+        .catch((e: NodeJS.ErrnoException & { stderr?: string }) => {
+          throw new Error(e.code === 'ENOENT' ? '--drive needs ffmpeg to read a video (apt-get install ffmpeg), or give a folder of frames' : `--drive ${path}: ffmpeg could not read it: ${(e.stderr ?? e.message).trim()}`);
+        });
+      dir = temp;
+    }
+    const names = (await readdir(dir)).filter((n) => FRAME_FILE.test(n)).sort().slice(0, MAX_DRIVE_FRAMES);
+    if (names.length === 0) throw new Error(`--drive ${path}: no frames (PNG, JPEG or WebP) found`);
+    return await Promise.all(names.map(async (n) => new Uint8Array(await readFile(join(dir, n)))));
+  } finally {
+    if (temp) await rm(temp, { recursive: true, force: true });
+  }
 }
 
 export async function main(argv: readonly string[], baseUrl: string): Promise<number> {
@@ -40,6 +70,13 @@ export async function main(argv: readonly string[], baseUrl: string): Promise<nu
   const coeffBytes = await read(options.coeffsFile, '--coeffs');
   const externalRows = coeffBytes ? Array.from(parseCoefficients(options.coeffsFile!, coeffBytes).data) : undefined;
   const b64 = (b?: Uint8Array) => (b ? Buffer.from(b).toString('base64') : undefined);
+  let drive: string[] | undefined;
+  try {
+    drive = options.drive ? (await driveFrames(options.drive)).map((f) => b64(f)!) : undefined;
+  } catch (e) {
+    process.stderr.write(`flap-webgpu: ${(e as Error).message}\n`);
+    return 2;
+  }
 
   const browser = await launchChromium();
   try {
@@ -60,6 +97,7 @@ export async function main(argv: readonly string[], baseUrl: string): Promise<nu
         image: b64(image),
         audio: b64(audio),
         controls: { ...options.controls, externalRows },
+        drive,
         sampler: options.sampler,
         steps: options.steps,
         guidanceScale: options.guidanceScale,

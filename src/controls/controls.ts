@@ -64,6 +64,19 @@ export interface ExternalCoefficients {
   /** `replace` (default) the audio-driven stream, or `blend` with weight `weight` (0 … 1). */
   mode?: 'replace' | 'blend';
   weight?: number;
+  /**
+   * A sequence shorter than the video: `error` (default) refuses it, `loop` plays it back and forth (a driving
+   * video's coefficients from `Flap.estimate`, say, under longer speech).
+   */
+  extend?: 'error' | 'loop';
+}
+
+/** Frame of a sequence of `length` frames shown at video frame `f` when it is played back and forth. */
+export function pingPong(f: number, length: number): number {
+  if (length <= 1) return 0;
+  const period = 2 * (length - 1);
+  const k = f % period;
+  return k < length ? k : period - k;
 }
 
 export interface Controls {
@@ -144,7 +157,10 @@ export function validateControls(c: Controls, frames: number): void {
   if (c.external) {
     const s = c.external.sequence;
     if (!(s instanceof CoefficientSequence)) throw new InputError('external.sequence', 'must be a CoefficientSequence');
-    if (s.frames < frames) throw new InputError('external.sequence', `has ${s.frames} frames, the video needs ${frames}`);
+    const extend = c.external.extend ?? 'error';
+    if (extend !== 'error' && extend !== 'loop') throw new InputError('external.extend', `must be "error" or "loop" (got ${JSON.stringify(extend)})`);
+    if (s.frames < 1) throw new InputError('external.sequence', 'is empty');
+    if (s.frames < frames && extend === 'error') throw new InputError('external.sequence', `has ${s.frames} frames, the video needs ${frames} (or set extend: 'loop')`);
     for (let i = 0; i < s.data.length; i++) {
       if (!Number.isFinite(s.data[i]!)) throw new InputError('external.sequence', `value ${i} (frame ${Math.floor(i / 120)}) is not finite`);
     }
@@ -218,7 +234,10 @@ export function applyControls(base: CoefficientSequence, controls: Controls = {}
   if (controls.external) {
     const { sequence, mode = 'replace', weight = 1 } = controls.external;
     const w = mode === 'replace' ? 1 : weight;
-    for (let i = 0; i < frames * 120; i++) out.data[i] = (1 - w) * out.data[i]! + w * sequence.data[i]!;
+    for (let f = 0; f < frames; f++) {
+      const src = pingPong(f, sequence.frames) * 120;
+      for (let i = 0; i < 120; i++) out.data[f * 120 + i] = (1 - w) * out.data[f * 120 + i]! + w * sequence.data[src + i]!;
+    }
   }
 
   // Head pose, as Euler angles per frame.

@@ -52,8 +52,11 @@ export interface FlapConfig {
   unet: UNetConfig;
   autoencoder: AutoencoderConfig;
   preview_autoencoder?: AutoencoderConfig;
+  /** FLAP's 3D parameter estimation (flap-mini): reads a frame's coefficients; weights under `estimator.`. */
+  estimator?: EstimatorConfig;
   scheduler: SchedulerConfig;
 }
+export interface EstimatorConfig { width: number }
 
 type Kind = 'int' | 'number' | 'bool' | 'ints' | 'strings';
 const SECTIONS: Record<string, Record<string, Kind>> = {
@@ -142,6 +145,11 @@ export function parseConfig(json: unknown): FlapConfig {
     }
   }
   if (unet.guide !== undefined) checkGuide(unet.guide, cfg.video as VideoConfig);
+  if (cfg.estimator !== undefined) {
+    checkSection('estimator', cfg.estimator, { width: 'int' });
+    const width = (cfg.estimator as EstimatorConfig).width;
+    if (width < 8 || width % 8 !== 0) throw new InputError('config', `estimator.width must be a positive multiple of 8 (its GroupNorms have 8 groups; got ${width})`);
+  }
   const spacing = (cfg.scheduler as { timestep_spacing?: unknown }).timestep_spacing;
   if (spacing !== undefined && spacing !== 'leading' && spacing !== 'trailing') {
     throw new InputError('config', `scheduler.timestep_spacing must be "leading" or "trailing" (got ${JSON.stringify(spacing)})`);

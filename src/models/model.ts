@@ -1,7 +1,7 @@
 /**
  * The whole FLAP model (weights-tools/flap_ref/model.py): one safetensors file holds every part under its
  * prefix (`audio_encoder.`, `audio2flame.`, `coeff_encoder.`, `reference_net.`, `unet.`, `autoencoder.`,
- * `preview_autoencoder.`). Loading checks every name and shape against the model before anything is kept,
+ * `preview_autoencoder.`, `estimator.`). Loading checks every name and shape against the model before anything is kept,
  * widens 1-D parameters (norms, biases) to f32, keeps linear weights as stored (f16 stays f16), re-lays the
  * convolutions and folds wav2vec2's weight norm.
  */
@@ -17,6 +17,7 @@ import { AutoencoderKL } from './autoencoder_kl';
 import { TinyAutoencoder } from './autoencoder_tiny';
 import { CoeffEncoder } from './coeff_encoder';
 import type { AutoencoderConfig, FlapConfig } from './config';
+import { Estimator } from './estimator';
 import { Conv1d, Conv2d } from './layers';
 import { assignStateDict, checkStateDict, Module } from './module';
 import { TemporalAttention } from './motion_module';
@@ -64,6 +65,7 @@ export class FlapModel extends Module {
   readonly unet: UNet;
   readonly autoencoder: Autoencoder;
   readonly preview_autoencoder?: Autoencoder;
+  readonly estimator?: Estimator;
 
   constructor(readonly config: FlapConfig) {
     super();
@@ -74,6 +76,7 @@ export class FlapModel extends Module {
     this.unet = new UNet(config.unet, true);
     this.autoencoder = buildAutoencoder(config.autoencoder);
     if (config.preview_autoencoder) this.preview_autoencoder = buildAutoencoder(config.preview_autoencoder);
+    if (config.estimator) this.estimator = new Estimator(config.estimator.width);
   }
 
   /** Builds the model of `config` and loads `weights` into it; on any error nothing stays allocated. */

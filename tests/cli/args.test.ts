@@ -30,6 +30,7 @@ describe('flap-webgpu render arguments', () => {
     [['--sampler', 'euler'], /--sampler/],
     [['--out', 'video.gif'], /--out/],
     [['--coeffs-mode', 'blend'], /needs --coeffs/],
+    [['--drive', 'a.webm', '--coeffs', 'c.json'], /not both/],
     [['paint'], /unknown command/],
   ])('refuses %j', (args, message) => {
     expect(() => parseCliArgs(args)).toThrow(InputError);

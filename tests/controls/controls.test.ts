@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors';
-import { applyControls, blinkSchedule } from '../../src/controls/controls';
+import { applyControls, blinkSchedule, pingPong } from '../../src/controls/controls';
 import { CoefficientSequence, Slices } from '../../src/controls/layout';
 import { monotoneCubic } from '../../src/controls/interpolate';
 import {
@@ -135,6 +135,17 @@ describe('[node] controls', () => {
     expect(replaced.get(4, 'expression')[7]).toBeCloseTo(0.2, 6);
     const blended = applyControls(base, { external: { sequence: ext, mode: 'blend', weight: 0.25 }, blinks: { mode: 'audio' } });
     expect(blended.get(4, 'expression')[7]).toBeCloseTo(0.05, 6);
+  });
+
+  it('[node] a shorter external sequence plays back and forth with extend: loop', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((f) => pingPong(f, 4))).toEqual([0, 1, 2, 3, 2, 1, 0, 1]);
+    expect(pingPong(5, 1)).toBe(0);
+    const base = seconds(1); // 25 frames
+    const ext = CoefficientSequence.zeros(10, 25);
+    for (let f = 0; f < 10; f++) ext.data[f * 120 + 30] = f;
+    expect(() => applyControls(base, { external: { sequence: ext } })).toThrow(/extend: 'loop'/);
+    const looped = applyControls(base, { external: { sequence: ext, extend: 'loop' }, blinks: { mode: 'audio' } });
+    expect([9, 10, 17, 18, 24].map((f) => looped.get(f, 'expression')[10])).toEqual([9, 8, 1, 0, 6]);
   });
 
   it('[node] bad controls are refused with an InputError naming the field', () => {

@@ -6,7 +6,11 @@
  * must exist too.
  */
 import { parseConfig } from '../../src/models/config';
+import { estimates, toCoefficients } from '../../src/models/estimator';
+import { FlapModel } from '../../src/models/model';
 import { HeadRenderer } from '../../src/render/head';
+import { assert } from '../harness/assert';
+import { loadFixture, parity, toChannelsLast } from '../harness/fixtures';
 import type { Cases } from '../harness/cases';
 import { repoBytes } from '../harness/fixtures';
 import { checkGeneration } from './generation.cases';
@@ -31,6 +35,37 @@ export const cases: Cases = {
       await checkGeneration(ctx, cfg, weights, 'mini_generation.safetensors', 40, head && guide ? (c) => head.renderGuides(c, guide) : undefined);
     } finally {
       head?.destroy();
+    }
+  },
+
+  'flap-mini\'s estimator reads the portrait and generated frames as the reference does (pose within 0.05°, the rest 1e-3)': async (ctx) => {
+    const [config, weights] = await Promise.all(['models/flap-mini/config.json', 'models/flap-mini/weights.safetensors'].map((p) => repoBytes(p, ctx.where)));
+    if (!config || !weights) {
+      ctx.log('models/flap-mini is not shipped yet: nothing to compare');
+      return;
+    }
+    const cfg = parseConfig(JSON.parse(new TextDecoder().decode(config)));
+    if (!cfg.estimator) {
+      ctx.log('the shipped flap-mini has no estimator yet');
+      return;
+    }
+    const fx = await loadFixture('mini_generation.safetensors', ctx.where);
+    const input = toChannelsLast(fx.get('estimator_input')!), want = fx.get('estimates')!;
+    const model = await FlapModel.load(ctx.device, cfg, weights, { keepF16: false });
+    try {
+      const raw = ctx.device.scope(() => model.estimator!.forward(ctx.device.tensor(input.shape, 'f32', input.data))).keep();
+      const got = estimates(await raw.read());
+      raw.release();
+      ctx.log(parity('estimates', got, want));
+      const width = want.shape[1]!;
+      for (let i = 0; i < got.length; i++) {
+        const tol = i % width < 3 ? 0.05 : 1e-3;
+        assert(Math.abs(got[i]! - want.data[i]!) <= tol, `estimate ${i % width} of image ${Math.floor(i / width)}: ${got[i]} vs ${want.data[i]}`);
+      }
+      const coeffs = toCoefficients(got);
+      assert(coeffs.length === 120 * want.shape[0]! && coeffs.every(Number.isFinite), 'coefficients from the estimates');
+    } finally {
+      model.release();
     }
   },
 };

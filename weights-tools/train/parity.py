@@ -103,6 +103,11 @@ def main() -> None:
         generate(model, audio, image, ref_coeffs, options, record=record, renderer=renderer)
     keep = ["coefficients", "reference_latent", "frames"] + [k for k in record if k.startswith("clip")]
     out = {"audio": audio, "image": image, "ref_coeffs": ref_coeffs, **{k: record[k] for k in keep}}
+    if hasattr(model, "estimator"):
+        # The estimator on the portrait and on the clip's first decoded frames (natural units, flap_ref/estimator.py).
+        with torch.no_grad():
+            out["estimator_input"] = torch.cat([image[None], record["frames"][:3] * 2 - 1])
+            out["estimates"] = model.estimator(out["estimator_input"])
     out = {k: v.float().contiguous() for k, v in out.items()}
     out["frames"] = out["frames"].half()
     save_file(out, OUT, {"model": "models/flap-mini", "generator": "weights-tools/train/parity.py", "sampler": "ddim",

@@ -10,6 +10,7 @@ const go = $<HTMLButtonElement>('go');
 const cancel = $<HTMLButtonElement>('cancel');
 let image: Blob | undefined;
 let audio: Blob | undefined;
+let drive: Blob | undefined;
 let flap: Flap | undefined;
 let abort: AbortController | undefined;
 const events = { progress: 0 };
@@ -81,6 +82,32 @@ function draw(frame: Frame) {
   g.drawImage(tmp, 0, 0, canvas.width, canvas.height);
 }
 
+/** A video's frames at `fps` (seeking an off-screen <video>), at most `max`, as 128×128 ImageData. */
+async function videoFrames(file: Blob, fps: number, max = 1500): Promise<ImageData[]> {
+  const video = document.createElement('video');
+  video.muted = true;
+  video.src = URL.createObjectURL(file);
+  try {
+    await new Promise((ok, fail) => {
+      video.onloadeddata = ok;
+      video.onerror = () => fail(new Error('the driving video cannot be decoded by this browser'));
+    });
+    const canvas = new OffscreenCanvas(128, 128);
+    const g = canvas.getContext('2d', { willReadFrequently: true })!;
+    const side = Math.min(video.videoWidth, video.videoHeight);
+    const frames: ImageData[] = [];
+    for (let t = 0; t < video.duration && frames.length < max; t += 1 / fps) {
+      video.currentTime = t;
+      await new Promise((ok) => (video.onseeked = ok));
+      g.drawImage(video, (video.videoWidth - side) / 2, (video.videoHeight - side) / 2, side, side, 0, 0, 128, 128);
+      frames.push(g.getImageData(0, 0, 128, 128));
+    }
+    return frames;
+  } finally {
+    URL.revokeObjectURL(video.src);
+  }
+}
+
 async function generate() {
   if (!flap) return;
   abort = new AbortController();
@@ -90,10 +117,15 @@ async function generate() {
   const t0 = performance.now();
   try {
     const sampler = $<HTMLSelectElement>('sampler').value;
+    const chosen = controls();
+    if (drive) {
+      status.textContent = 'Reading the driving video…';
+      chosen.external = { sequence: await flap.estimate(await videoFrames(drive, flap.config.video.fps)), mode: 'replace', extend: 'loop' };
+    }
     const video = await flap.generate({
       image: image ?? (await (await fetch('/demo/samples/portrait.png')).blob()),
       audio: audio ?? (await (await fetch('/demo/samples/speech.wav')).blob()),
-      controls: controls(),
+      controls: chosen,
       sampler: sampler ? (sampler as 'ddim') : undefined,
       steps: num('steps'),
       seed: num('seed'),
@@ -192,6 +224,7 @@ async function main() {
     if (image) $<HTMLImageElement>('preview').src = URL.createObjectURL(image);
   };
   $<HTMLInputElement>('audio').onchange = (e) => (audio = (e.target as HTMLInputElement).files?.[0]);
+  $<HTMLInputElement>('drive').onchange = (e) => (drive = (e.target as HTMLInputElement).files?.[0]);
   $('record').onclick = () => record().catch((e: Error) => setState('error', e.message, 'bad'));
   go.onclick = generate;
   cancel.onclick = () => abort?.abort();

@@ -74,3 +74,21 @@ def test_zero_initialised_guide_changes_nothing():
     assert torch.equal(a, b)
     with pytest.raises(ValueError, match="guide"):
         guided(x, t, Context(pose, expr))
+
+
+def test_estimates_map_back_to_the_coefficients_they_came_from():
+    from flap_ref.estimator import ESTIMATES, to_coefficients, targets
+    rng = np.random.default_rng(0)
+    c = H.identity_coeffs(16)
+    for i in range(16):
+        c[i, 0:3] = H.euler_to_axis_angle(*np.radians(rng.uniform(-30, 30, 3)))
+    c[:, 15] = rng.uniform(0, 0.4, 16)
+    c[:, 18:20] = rng.uniform(0, 1, (16, 2))
+    c[:, 20:32] = rng.uniform(-1, 1, (16, 12))
+    est = targets(c)
+    assert est.shape == (16, len(ESTIMATES))
+    back = to_coefficients(torch.from_numpy(est)).numpy()
+    assert np.abs(back[:, 0:3] - c[:, 0:3]).max() < 1e-5          # the pose survives Euler angles
+    assert np.abs(back[:, [15, 18, 19]] - c[:, [15, 18, 19]]).max() < 1e-6
+    assert np.abs(back[:, 20:32] - c[:, 20:32]).max() < 1e-6
+    assert np.allclose(back[:, 3:15], [1, 0, 0, 0, 1, 0] * 2)      # eyes straight ahead

@@ -3,16 +3,19 @@ its meshes, its images show what the coefficients say, and a zero-initialised en
 UNet's output unchanged."""
 
 import os
+import sys
 
 import numpy as np
 import pytest
 import torch
 
-from flap_ref.config import load_config
-from flap_ref.guide import GuideRenderer
-from flap_ref.unet import UNet
-from flap_ref.unet_blocks import Context
-from world import head as H
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from flap_ref.config import load_config  # noqa: E402
+from flap_ref.guide import GuideRenderer  # noqa: E402
+from flap_ref.unet import UNet  # noqa: E402
+from flap_ref.unet_blocks import Context  # noqa: E402
+from world import head as H  # noqa: E402
 
 ASSET = os.path.join(os.path.dirname(__file__), "..", "..", "models", "flap-mini", "head_asset.safetensors")
 GUIDE = load_config("mini")["unet"]["guide"]

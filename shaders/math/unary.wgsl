@@ -1,5 +1,5 @@
 //! params: OP, WG
-// out = f(x) element-wise: silu x·sigmoid(x), gelu (erf form), gelu_tanh, relu; or GEGLU, where each row of
+// out = f(x) element-wise: silu x·sigmoid(x), gelu (erf form), gelu_tanh, relu, log (natural); or GEGLU, where each row of
 // x [rows, 2d] gives out [rows, d] = x[:, :d] · gelu(x[:, d:]) (diffusers' order: value half first).
 {{PARAMS}}
 
@@ -27,6 +27,8 @@ fn apply(v: f32) -> f32 {
   return 0.5 * v * (1.0 + tanh(clamp(u, -15.0, 15.0)));
 #elif OP == relu
   return max(v, 0.0);
+#elif OP == log
+  return log(v);
 #else
   return gelu(v);
 #endif

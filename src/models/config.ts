@@ -5,7 +5,14 @@
 import { InputError } from '../errors';
 
 export interface VideoConfig { fps: number; frames_per_clip: number; motion_frames: number; height: number; width: number; sample_rate: number }
+/** The wav2vec2 layout (real checkpoints) or the log-mel front end (`type: "mel"`, flap-mini). */
+export type AudioFrontEndConfig = AudioEncoderConfig | MelEncoderConfig;
+export interface MelEncoderConfig {
+  type: 'mel'; n_fft: number; win_length: number; hop_length: number; n_mels: number; f_min: number; sample_rate: number;
+  hidden_size: number; conv_kernel: number; num_conv_layers: number;
+}
 export interface AudioEncoderConfig {
+  type?: 'wav2vec2';
   conv_dim: number[]; conv_kernel: number[]; conv_stride: number[]; conv_bias: boolean; feat_extract_norm: 'group' | 'layer';
   hidden_size: number; num_hidden_layers: number; num_attention_heads: number; intermediate_size: number;
   num_conv_pos_embeddings: number; num_conv_pos_embedding_groups: number; layer_norm_eps: number; normalize_input: boolean;
@@ -46,7 +53,7 @@ export interface FlapConfig {
   name: string;
   description?: string;
   video: VideoConfig;
-  audio_encoder: AudioEncoderConfig;
+  audio_encoder: AudioFrontEndConfig;
   audio2flame: Audio2FlameConfig;
   coeff_encoder: CoeffEncoderConfig;
   unet: UNetConfig;
@@ -59,6 +66,10 @@ export interface FlapConfig {
 export interface EstimatorConfig { width: number }
 
 type Kind = 'int' | 'number' | 'bool' | 'ints' | 'strings';
+const MEL: Record<string, Kind> = {
+  n_fft: 'int', win_length: 'int', hop_length: 'int', n_mels: 'int', f_min: 'number', sample_rate: 'int', hidden_size: 'int',
+  conv_kernel: 'int', num_conv_layers: 'int',
+};
 const SECTIONS: Record<string, Record<string, Kind>> = {
   video: { fps: 'int', frames_per_clip: 'int', motion_frames: 'int', height: 'int', width: 'int', sample_rate: 'int' },
   audio_encoder: {
@@ -118,7 +129,14 @@ function checkGuide(guide: unknown, video: VideoConfig): void {
 export function parseConfig(json: unknown): FlapConfig {
   if (typeof json !== 'object' || json === null) throw new InputError('config', 'expected a JSON object');
   const cfg = json as Record<string, unknown>;
-  for (const [name, fields] of Object.entries(SECTIONS)) checkSection(name, cfg[name], fields);
+  const mel = (cfg.audio_encoder as { type?: unknown } | undefined)?.type === 'mel';
+  for (const [name, fields] of Object.entries(SECTIONS)) checkSection(name, cfg[name], name === 'audio_encoder' && mel ? MEL : fields);
+  if (mel) {
+    const m = cfg.audio_encoder as MelEncoderConfig;
+    if (m.n_fft % 2 !== 0 || m.win_length > m.n_fft || m.win_length < 1 || m.hop_length < 1 || m.n_mels < 1 || m.num_conv_layers < 1 || m.conv_kernel % 2 !== 1) {
+      throw new InputError('config', 'audio_encoder (mel): needs an even n_fft >= win_length >= 1, hop_length >= 1, n_mels >= 1, an odd conv_kernel and at least one conv layer');
+    }
+  }
   for (const name of ['autoencoder', 'preview_autoencoder']) {
     const ae = cfg[name] as { type?: unknown } | undefined;
     if (ae === undefined && name === 'preview_autoencoder') continue;

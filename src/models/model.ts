@@ -13,6 +13,7 @@ import type { Progress } from '../weights/safetensors';
 import { loadToDevice, type WeightInput } from '../weights/load';
 import { Audio2Flame } from './audio2flame';
 import { AudioEncoder } from './audio_encoder';
+import { MelEncoder } from './mel_encoder';
 import { AutoencoderKL } from './autoencoder_kl';
 import { TinyAutoencoder } from './autoencoder_tiny';
 import { CoeffEncoder } from './coeff_encoder';
@@ -58,7 +59,7 @@ export function tuningShapes(config: FlapConfig, f16: boolean): MatmulShape[] {
 }
 
 export class FlapModel extends Module {
-  readonly audio_encoder: AudioEncoder;
+  readonly audio_encoder: AudioEncoder | MelEncoder;
   readonly audio2flame: Audio2Flame;
   readonly coeff_encoder: CoeffEncoder;
   readonly reference_net: ReferenceNet;
@@ -69,7 +70,7 @@ export class FlapModel extends Module {
 
   constructor(readonly config: FlapConfig) {
     super();
-    this.audio_encoder = new AudioEncoder(config.audio_encoder);
+    this.audio_encoder = config.audio_encoder.type === 'mel' ? new MelEncoder(config.audio_encoder) : new AudioEncoder(config.audio_encoder);
     this.audio2flame = new Audio2Flame(config.audio2flame);
     this.coeff_encoder = new CoeffEncoder(config.coeff_encoder);
     this.reference_net = new ReferenceNet(config.unet);

@@ -7,10 +7,10 @@ from __future__ import annotations
 from torch import nn
 
 from .audio2flame import Audio2Flame
-from .audio_encoder import AudioEncoder
 from .autoencoder import build_autoencoder
 from .coeff_encoder import CoeffEncoder
 from .estimator import Estimator
+from .mel_encoder import build_audio_encoder
 from .reference_net import ReferenceNet
 from .unet import UNet
 
@@ -19,7 +19,7 @@ class FlapModel(nn.Module):
     def __init__(self, cfg: dict):
         super().__init__()
         self.config = cfg
-        self.audio_encoder = AudioEncoder(cfg["audio_encoder"])
+        self.audio_encoder = build_audio_encoder(cfg["audio_encoder"])
         self.audio2flame = Audio2Flame(cfg["audio2flame"])
         self.coeff_encoder = CoeffEncoder(cfg["coeff_encoder"])
         self.reference_net = ReferenceNet(cfg["unet"])

@@ -18,7 +18,7 @@ import torch
 
 from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all
 from flap_ref.audio2flame import Audio2Flame
-from flap_ref.audio_encoder import AudioEncoder
+from flap_ref.mel_encoder import build_audio_encoder
 from flap_ref.config import load_config
 from world.data import load_shard, shard_paths, utterances
 
@@ -78,7 +78,7 @@ def main() -> None:
     run = os.path.join(RUNS, "audio")
     ckpt_path = os.path.join(run, "checkpoint.pt")
     seed_all(7)
-    enc, head = AudioEncoder(cfg["audio_encoder"]), Audio2Flame(cfg["audio2flame"])
+    enc, head = build_audio_encoder(cfg["audio_encoder"]), Audio2Flame(cfg["audio2flame"])
     params = list(enc.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
     step, elapsed = 0, 0.0

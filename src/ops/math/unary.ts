@@ -4,8 +4,8 @@ import { defineKernel, flatDispatch } from '../../runtime/kernel';
 import { uniformSchema } from '../../runtime/uniforms';
 import type { Tensor } from '../../runtime/tensor';
 
-/** Element-wise activations, and GEGLU (which halves the last dimension). */
-export type UnaryOp = 'silu' | 'gelu' | 'gelu_tanh' | 'relu' | 'geglu';
+/** Element-wise activations, the natural log, and GEGLU (which halves the last dimension). */
+export type UnaryOp = 'silu' | 'gelu' | 'gelu_tanh' | 'relu' | 'log' | 'geglu';
 
 export type UnarySpec = {
   readonly OP: UnaryOp;

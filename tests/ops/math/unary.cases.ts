@@ -15,7 +15,7 @@ function erf(x: number): number {
   return (2 / Math.sqrt(Math.PI)) * sum;
 }
 const gelu = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
-const reference: Record<Exclude<UnaryOp, 'geglu'>, (v: number) => number> = {
+const reference: Record<Exclude<UnaryOp, 'geglu' | 'log'>, (v: number) => number> = {
   silu: (v) => v / (1 + Math.exp(-v)),
   gelu,
   gelu_tanh: (v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))),
@@ -35,6 +35,17 @@ export const cases: Cases = {
           assertClose(await y.read(), Float32Array.from(x, reference[op]), { atol: 2e-6, rtol: 2e-6, label: `${op} n=${n}` });
         });
       }
+    }
+  },
+
+  'log matches float64 on odd lengths, inputs from 1e-6 to 1e4 (the log-mel audio front end)': async ({ device }) => {
+    const r = rng(33);
+    for (const n of [1, 3, 64, 255, 257, 4099]) {
+      const x = Float32Array.from({ length: n }, () => 10 ** (-6 + 10 * r()));
+      await device.scopeAsync(async () => {
+        const y = unary('log', device.tensor([n], 'f32', x));
+        assertClose(await y.read(), Float32Array.from(x, Math.log), { atol: 2e-6, rtol: 2e-6, label: `log n=${n}` });
+      });
     }
   },
 

@@ -81,7 +81,11 @@ def assemble(stage: str | None = None) -> tuple[FlapModel, dict, dict]:
         audio = torch.load(audio_path, map_location="cpu")
         model.audio_encoder.load_state_dict(audio["encoder"])
         model.audio2flame.load_state_dict(audio["head"])
-        info["audio_steps"] = info["audio_steps"] + audio["step"]
+        # A new front end starts over: only then do the run's steps not add to the shipped head's.
+        fresh_audio = any(k.startswith("audio_encoder.") for k in fresh)
+        info["audio_steps"] = audio["step"] + (0 if fresh_audio else info["audio_steps"])
+    elif any(k.startswith(("audio_encoder.", "audio2flame.")) for k in fresh):
+        raise FileNotFoundError("the config's audio front end differs from the shipped one and no audio run exists: run train/audio.py")
     cfg["autoencoder"]["scaling_factor"] = latent_scale
     model.autoencoder.scaling_factor = latent_scale
     info["latent_scale"] = latent_scale

@@ -1,7 +1,8 @@
 """The shipped flap-mini (models/flap-mini) as the starting point of training, so that every run adds to the
-last instead of starting over: its weights are loaded into the current config's model; parameters the
-shipped file lacks (a part the config added since, such as the geometry guide's encoders, whose outputs are
-zero-initialised) keep their initialisation and are named in the log."""
+last instead of starting over: its weights are loaded into the current config's model wherever they fit;
+parameters the shipped file lacks (a part the config added since, such as the geometry guide's encoders, whose
+outputs are zero-initialised, or the estimator) and parts whose layout changed keep their initialisation and
+are named in the log."""
 
 from __future__ import annotations
 
@@ -25,18 +26,17 @@ def shipped_config() -> dict:
 
 def shipped_state(cfg: dict) -> tuple[dict[str, torch.Tensor], list[str]]:
     """The shipped weights (float32) as a state dict of `FlapModel(cfg)` and the names it had to leave at their
-    initialisation. Raises if a shipped tensor does not fit the config (a new config is a new model)."""
+    initialisation: parameters the file lacks, and every parameter of a part (`audio_encoder.`, `unet.`, …)
+    whose shipped tensors do not fit the config (say, a new audio front end), which a training run must then
+    provide."""
     model = FlapModel(cfg)
     state = model.state_dict()
     shipped = load_file(os.path.join(SHIPPED, "weights.safetensors"))
-    unknown = sorted(set(shipped) - set(state))
-    wrong = sorted(k for k in shipped if k in state and shipped[k].shape != state[k].shape)
-    if unknown or wrong:
-        raise ValueError(f"shipped weights do not fit config {cfg.get('name')}: unknown {unknown[:5]}, "
-                         f"wrong shapes {wrong[:5]}")
-    missing = sorted(set(state) - set(shipped))
-    state.update({k: v.float() for k, v in shipped.items()})
-    return state, missing
+    prefix = lambda name: name.split(".")[0]  # noqa: E731
+    misfit = {prefix(k) for k, v in shipped.items() if k not in state or v.shape != state[k].shape}
+    fresh = sorted(k for k in state if k not in shipped or prefix(k) in misfit)
+    state.update({k: v.float() for k, v in shipped.items() if prefix(k) not in misfit})
+    return state, fresh
 
 
 def part(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -18,6 +18,10 @@ temporary name then renamed, so a killed run resumes by skipping finished shards
   utt_audio     float32 [sum]  utt_audio_off int64 [I+1]    each identity's whole utterance, 16 kHz
   utt_coeffs    float32 [sum, 120]  utt_coeffs_off int64 [I+1]  its coefficient sequence at 25 fps
   meta          JSON string: per-identity voice, rate, pitch, text; the world version and settings
+Speech shards (`--speech N`, file `speech-{index:04d}.npz`, 500 identities each, seeds 2_000_000..): the same
+speech and coefficient tracks without any frame (utt_audio, utt_audio_off, utt_coeffs, utt_coeffs_off,
+ref_coeffs, identity_seed, meta), for the audio head, which needs many voices and words and no pictures; about
+40 ms an utterance instead of seconds an identity.
 Motion clips (no audio) use denser blinks (every 0.6-2.5 s) and random jaw/lip episodes so that short clips
 still contain closures and mouth shapes; audio clips use the natural rates.
 """
@@ -42,6 +46,8 @@ from world.render import Renderer  # noqa: E402
 CLIP = 16
 SAMPLES_PER_FRAME = speech.SR_OUT // speech.FPS  # 640
 HELDOUT_BASE = 1_000_000
+SPEECH_BASE = 2_000_000
+SPEECH_PER_SHARD = 500
 WORLD_VERSION = 1
 
 
@@ -97,6 +103,26 @@ def make_shard(model, path: str, seeds, heldout: bool, args):
     os.replace(tmp, path)
 
 
+def make_speech_shard(path: str, seeds) -> None:
+    auds, seqs, refs, metas = [], [], [], []
+    for seed in seeds:
+        rng = np.random.default_rng([seed, 0x5EED])
+        refs.append(motion.reference_coeffs(rng))
+        voice, rate, pitch, prange = speech.random_voice(rng, False)
+        text = speech.random_text(rng, False)
+        audio, tracks, _ = speech.utterance(text, voice, rate, pitch, prange)
+        auds.append(audio.astype(np.float32))
+        seqs.append(motion.sequence(rng, len(tracks), mouth=tracks))
+        metas.append(dict(seed=seed, voice=voice, rate=rate, pitch=pitch, range=prange, text=text))
+    meta = dict(world_version=WORLD_VERSION, split="speech", fps=25, sample_rate=speech.SR_OUT, identities=metas)
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, utt_audio=np.concatenate(auds), utt_audio_off=np.cumsum([0] + [len(a) for a in auds]),
+             utt_coeffs=np.concatenate(seqs), utt_coeffs_off=np.cumsum([0] + [len(c) for c in seqs]),
+             ref_coeffs=np.stack(refs).astype(np.float32), identity_seed=np.array(seeds, np.int64),
+             meta=np.array(json.dumps(meta)))
+    os.replace(tmp, path)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--train", type=int, default=1000)
@@ -107,6 +133,7 @@ def main():
     ap.add_argument("--ss", type=int, default=2, help="supersampling factor of the renderer")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".data", "dataset"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--speech", type=int, default=0, help="identities of speech-only shards for the audio head")
     ap.add_argument("--part", default="0/1", help="K/N: this process makes every N-th shard from the K-th "
                     "(run N processes with K = 0..N-1 to use N cores)")
     args = ap.parse_args()
@@ -119,6 +146,14 @@ def main():
             seeds = list(range(base + s, base + min(n, s + args.per_shard)))
             jobs.append((os.path.join(args.out, f"{split}-{s // args.per_shard:04d}.npz"), seeds, split == "heldout"))
     k, n = (int(v) for v in args.part.split("/"))
+    speech_jobs = [(os.path.join(args.out, f"speech-{s // SPEECH_PER_SHARD:04d}.npz"),
+                    list(range(SPEECH_BASE + s, SPEECH_BASE + min(args.speech, s + SPEECH_PER_SHARD))))
+                   for s in range(0, args.speech, SPEECH_PER_SHARD)]
+    for path, seeds in speech_jobs[k::n]:
+        if not os.path.exists(path):
+            t = time.time()
+            make_speech_shard(path, seeds)
+            print(f"{path}: {len(seeds)} utterances, {time.time() - t:.1f} s", flush=True)
     for path, seeds, held in jobs[k::n]:
         if os.path.exists(path):
             print(f"skip {path} (done)", flush=True)

@@ -35,9 +35,10 @@ def weights() -> torch.Tensor:
 
 
 class Pairs:
-    def __init__(self, split: str, limit: int | None, seed: int):
+    def __init__(self, split: str, limit: int | None, seed: int, speech: bool = True):
+        """Utterances of the split's first `limit` shards and, with `speech`, of every speech-only shard."""
         self.items = []
-        for p in shard_paths(split)[:limit]:
+        for p in shard_paths(split)[:limit] + (shard_paths("speech") if speech else []):
             sh = load_shard(p)
             for i, (audio, coeffs, _) in enumerate(utterances(sh)):
                 self.items.append((audio.copy(), coeffs.copy(), sh["ref_coeffs"][i].astype(np.float32)))

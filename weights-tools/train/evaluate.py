@@ -112,7 +112,7 @@ def main() -> None:
     asset = os.path.join(args.model, "head_asset.safetensors")
     renderer = GuideRenderer(asset, cfg["unet"]["guide"]) if "guide" in cfg["unet"] else None
     out_path = args.out or os.path.join(args.model, "metrics.json")
-    gen = lambda image, ref_c, c: generate(model, None, image, ref_c, opts, coeffs=c, renderer=renderer)[0]  # noqa: E731
+    run = lambda image, ref_c, c: generate(model, None, image, ref_c, opts, coeffs=c, renderer=renderer)[0]  # noqa: E731
     probe = load_probe()
     opts = SamplingOptions("dpmpp_2m", args.steps, args.guidance, seed=1)
     held = Shards("heldout", 2, seed=21)
@@ -129,7 +129,7 @@ def main() -> None:
             rng = np.random.default_rng(i)
             ypr = np.radians(rng.uniform(-30, 30, 3))
             c[:, 0:3] = torch.from_numpy(euler_to_axis_angle(*ypr).astype(np.float32))
-        out = gen(image, torch.from_numpy(ref_coeffs[0]), c)
+        out = run(image, torch.from_numpy(ref_coeffs[0]), c)
         with torch.no_grad():
             read = probe(out * 2 - 1).numpy()
         want = targets(c.numpy())
@@ -172,7 +172,7 @@ def main() -> None:
         for s in (6, 20, 34):
             lids[s:s + 5] = 1.0
         c[:, 18:20] = torch.from_numpy(lids)[:, None]
-        out = gen(to_unit(ref)[0], torch.from_numpy(ref_coeffs[0]), c)
+        out = run(to_unit(ref)[0], torch.from_numpy(ref_coeffs[0]), c)
         with torch.no_grad():
             read = probe(out * 2 - 1).numpy()[:, 4:6].mean(1)
         want = closures(lids, 0.8, 3)
@@ -196,13 +196,13 @@ def main() -> None:
     from world.render import Renderer
     seed = int(sh["identity_seed"][i])
     truth = torch.from_numpy(Renderer(HeadModel(), sample_identity(seed), ss=sh["meta"]["ss"]).render(track)).float().permute(0, 3, 1, 2) / 255
-    out = gen(to_unit(sh["ref_frame"][i]), torch.from_numpy(sh["ref_coeffs"][i].astype(np.float32)), torch.from_numpy(track))
+    out = run(to_unit(sh["ref_frame"][i]), torch.from_numpy(sh["ref_coeffs"][i].astype(np.float32)), torch.from_numpy(track))
     per_clip = psnr(out, truth).view(10, f).mean(1)
     m["driftDb"] = float(per_clip[0] - per_clip[-1])
 
     # Flicker: the portrait's own coefficients held for two clips (a still, silent head).
     still_coeffs = torch.from_numpy(np.repeat(sh["ref_coeffs"][i:i + 1].astype(np.float32), 2 * f, 0))
-    still = gen(to_unit(sh["ref_frame"][i]), still_coeffs[0], still_coeffs) * 255
+    still = run(to_unit(sh["ref_frame"][i]), still_coeffs[0], still_coeffs) * 255
     m["flicker"] = float((still[1:] - still[:-1]).abs().mean())
 
     # Lip sync of the audio head on held-out speech, on one thread: with two, Debian's torch + OpenBLAS has

@@ -237,15 +237,7 @@ export class HeadRenderer {
 
     const { colour, depth } = this.target(target.width, target.height, target.format);
     const enc = gpu.createCommandEncoder({ label: 'head:frame' });
-    const pass = enc.beginComputePass();
-    const groups = Math.ceil(this.vertices / 64);
-    pass.setPipeline(this.pose.pipeline);
-    pass.setBindGroup(0, this.pose.group);
-    pass.dispatchWorkgroups(groups);
-    pass.setPipeline(this.normals.pipeline);
-    pass.setBindGroup(0, this.normals.group);
-    pass.dispatchWorkgroups(groups);
-    pass.end();
+    this.encodePose(enc, this.pose.group);
     const draw = enc.beginRenderPass({
       colorAttachments: [{ view: colour.createView(), resolveTarget: target.createView(), loadOp: 'clear', storeOp: 'discard', clearValue: { r: 0, g: 0, b: 0, a: 1 } }],
       depthStencilAttachment: { view: depth.createView(), depthLoadOp: 'clear', depthClearValue: 1, depthStoreOp: 'discard' },
@@ -260,6 +252,19 @@ export class HeadRenderer {
     // The runtime's own queued work goes first, so a preview never overtakes the frames it shows.
     this.device.flush();
     gpu.queue.submit([enc.finish()]);
+  }
+
+  /** Poses the mesh and recomputes its normals (one compute pass); `poseGroup` binds the frame's uniform. */
+  private encodePose(enc: GPUCommandEncoder, poseGroup: GPUBindGroup): void {
+    const pass = enc.beginComputePass({ label: 'head:pose' });
+    const groups = Math.ceil(this.vertices / 64);
+    pass.setPipeline(this.pose.pipeline);
+    pass.setBindGroup(0, poseGroup);
+    pass.dispatchWorkgroups(groups);
+    pass.setPipeline(this.normals.pipeline);
+    pass.setBindGroup(0, this.normals.group);
+    pass.dispatchWorkgroups(groups);
+    pass.end();
   }
 
   /** The `Pose` uniform of head_pose.wgsl for one frame: rotations as matrices, pivots, blend weights. */
@@ -345,17 +350,9 @@ export class HeadRenderer {
 
     const rowBytes = Math.ceil((g.side * 8) / 256) * 256;
     const texels = device.tensor([(frames * g.side * rowBytes) / 4], 'f32'); // raw rgba16float rows
-    const groups = Math.ceil(this.vertices / 64);
     device.encode('head:guides', (enc) => {
       for (let f = 0; f < frames; f++) {
-        const pass = enc.beginComputePass({ label: 'head:guide-pose' });
-        pass.setPipeline(this.pose.pipeline);
-        pass.setBindGroup(0, slots.groups[f]!);
-        pass.dispatchWorkgroups(groups);
-        pass.setPipeline(this.normals.pipeline);
-        pass.setBindGroup(0, this.normals.group);
-        pass.dispatchWorkgroups(groups);
-        pass.end();
+        this.encodePose(enc, slots.groups[f]!);
         const draw = enc.beginRenderPass({
           label: 'head:guide-draw',
           colorAttachments: [{ view: g.colour.createView(), loadOp: 'clear', storeOp: 'store', clearValue: { r: 0, g: 0, b: 0, a: 0 } }],

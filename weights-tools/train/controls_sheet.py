@@ -9,18 +9,14 @@ ground-truth render of the same coefficients.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import numpy as np
 import torch
 
 from common import to_unit
-from flap_ref.guide import GuideRenderer
-from flap_ref.model import FlapModel
 from flap_ref.pipeline import SamplingOptions, generate
-from flap_ref.safetensors import load_file
-from shipped import SHIPPED
+from shipped import SHIPPED, load_model_dir
 from world import head as H
 from world.data import load_shard, shard_paths
 from world.head import HeadModel, sample_identity
@@ -65,12 +61,7 @@ def main() -> None:
     ap.add_argument("--out", help="default MODEL/controls.png")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    with open(os.path.join(args.model, "config.json"), encoding="utf-8") as f:
-        cfg = json.load(f)
-    model = FlapModel(cfg).eval()
-    model.load_state_dict({k: v.float() for k, v in load_file(os.path.join(args.model, "weights.safetensors")).items()})
-    guide = cfg["unet"].get("guide")
-    renderer = GuideRenderer(os.path.join(args.model, "head_asset.safetensors"), guide) if guide else None
+    model, cfg, renderer = load_model_dir(args.model)
     sh = load_shard(shard_paths("heldout")[0])
     ident = 3
     ref_img, ref_c = sh["ref_frame"][ident], sh["ref_coeffs"][ident].astype(np.float32)

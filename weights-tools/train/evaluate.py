@@ -38,11 +38,9 @@ import torch.nn.functional as F
 
 from common import to_unit
 from data import Shards
-from export import CANDIDATE
-from flap_ref.guide import GuideRenderer
-from flap_ref.model import FlapModel
+from export import CANDIDATE, safe_metadata
 from flap_ref.pipeline import SamplingOptions, audio_to_coefficients, generate
-from flap_ref.safetensors import load_file
+from shipped import load_model_dir
 from probe import load_probe, targets
 from world.data import load_shard, shard_paths, utterances
 from world.head import euler_to_axis_angle
@@ -101,16 +99,9 @@ def main() -> None:
     ap.add_argument("--out", help="where to write the metrics (default MODEL/metrics.json)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    with open(os.path.join(args.model, "config.json"), encoding="utf-8") as fh:
-        cfg = json.load(fh)
-    model = FlapModel(cfg).eval()
-    weights_path = os.path.join(args.model, "weights.safetensors")
-    model.load_state_dict({k: v.float() for k, v in load_file(weights_path).items()})
-    with open(weights_path, "rb") as fh:
-        info = json.loads(fh.read(int.from_bytes(fh.read(8), "little"))).get("__metadata__", {})
+    model, cfg, renderer = load_model_dir(args.model)
+    info = safe_metadata(os.path.join(args.model, "weights.safetensors"))
     info = {k: number(v) for k, v in info.items() if k not in ("config", "format")}
-    asset = os.path.join(args.model, "head_asset.safetensors")
-    renderer = GuideRenderer(asset, cfg["unet"]["guide"]) if "guide" in cfg["unet"] else None
     out_path = args.out or os.path.join(args.model, "metrics.json")
     run = lambda image, ref_c, c: generate(model, None, image, ref_c, opts, coeffs=c, renderer=renderer)[0]  # noqa: E731
     probe = load_probe()

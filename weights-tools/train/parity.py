@@ -23,10 +23,10 @@ TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(TOOLS)
 sys.path.insert(0, TOOLS)
 
-from flap_ref.model import FlapModel  # noqa: E402
 from flap_ref.pipeline import SamplingOptions, generate  # noqa: E402
-from flap_ref.safetensors import load_file, save_file  # noqa: E402
+from flap_ref.safetensors import save_file  # noqa: E402
 from gen_fixtures import portrait, read_wav  # noqa: E402
+from shipped import load_model_dir  # noqa: E402
 
 MODEL = os.path.join(ROOT, "models", "flap-mini")
 OUT = os.path.join(ROOT, "tests", "fixtures", "mini_generation.safetensors")
@@ -86,19 +86,11 @@ def guide_renders() -> None:
 
 def main() -> None:
     torch.set_num_threads(1)
-    with open(os.path.join(MODEL, "config.json"), encoding="utf-8") as f:
-        cfg = json.load(f)
-    model = FlapModel(cfg).eval()
-    weights = {k: v.float() for k, v in load_file(os.path.join(MODEL, "weights.safetensors")).items()}
-    model.load_state_dict(weights, strict=True)
+    model, cfg, renderer = load_model_dir(MODEL)
     audio = read_wav(os.path.join(ROOT, "tests", "fixtures", "speech.wav"))[: int(SECONDS * 16000)]
     image, ref_coeffs = portrait(cfg["video"]["height"])
     options = SamplingOptions(sampler="ddim", steps=2, guidance_scale=cfg["scheduler"]["default_guidance_scale"], seed=SEED)
     record: dict[str, torch.Tensor] = {}
-    renderer = None
-    if "guide" in cfg["unet"]:
-        from flap_ref.guide import GuideRenderer
-        renderer = GuideRenderer(os.path.join(MODEL, "head_asset.safetensors"), cfg["unet"]["guide"])
     with torch.no_grad():
         generate(model, audio, image, ref_coeffs, options, record=record, renderer=renderer)
     keep = ["coefficients", "reference_latent", "frames"] + [k for k in record if k.startswith("clip")]

@@ -42,3 +42,16 @@ def shipped_state(cfg: dict) -> tuple[dict[str, torch.Tensor], list[str]]:
 def part(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """The entries under `prefix.` with the prefix removed."""
     return {k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")}
+
+
+def load_model_dir(path: str):
+    """A model directory as it ships (config.json, weights.safetensors as float32, head_asset.safetensors) →
+    (FlapModel in eval mode, its config, the GuideRenderer its guide needs or None)."""
+    from flap_ref.guide import GuideRenderer
+    with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
+        cfg = json.load(f)
+    model = FlapModel(cfg).eval()
+    model.load_state_dict({k: v.float() for k, v in load_file(os.path.join(path, "weights.safetensors")).items()})
+    guide = cfg["unet"].get("guide")
+    renderer = GuideRenderer(os.path.join(path, "head_asset.safetensors"), guide) if guide else None
+    return model, cfg, renderer

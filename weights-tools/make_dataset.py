@@ -146,14 +146,6 @@ def main():
             seeds = list(range(base + s, base + min(n, s + args.per_shard)))
             jobs.append((os.path.join(args.out, f"{split}-{s // args.per_shard:04d}.npz"), seeds, split == "heldout"))
     k, n = (int(v) for v in args.part.split("/"))
-    speech_jobs = [(os.path.join(args.out, f"speech-{s // SPEECH_PER_SHARD:04d}.npz"),
-                    list(range(SPEECH_BASE + s, SPEECH_BASE + min(args.speech, s + SPEECH_PER_SHARD))))
-                   for s in range(0, args.speech, SPEECH_PER_SHARD)]
-    for path, seeds in speech_jobs[k::n]:
-        if not os.path.exists(path):
-            t = time.time()
-            make_speech_shard(path, seeds)
-            print(f"{path}: {len(seeds)} utterances, {time.time() - t:.1f} s", flush=True)
     for path, seeds, held in jobs[k::n]:
         if os.path.exists(path):
             print(f"skip {path} (done)", flush=True)
@@ -164,6 +156,16 @@ def main():
         nfr = len(seeds) * (1 + CLIP * (args.audio_clips + args.motion_clips))
         print(f"{path}: {len(seeds)} identities, {nfr} frames, {dt:.1f} s ({1000 * dt / nfr:.1f} ms/frame incl. speech), "
               f"{os.path.getsize(path) / 1e6:.1f} MB", flush=True)
+
+    # Speech-only shards last: the first training steps (the UNet's) need the frames.
+    speech_jobs = [(os.path.join(args.out, f"speech-{s // SPEECH_PER_SHARD:04d}.npz"),
+                    list(range(SPEECH_BASE + s, SPEECH_BASE + min(args.speech, s + SPEECH_PER_SHARD))))
+                   for s in range(0, args.speech, SPEECH_PER_SHARD)]
+    for path, seeds in speech_jobs[k::n]:
+        if not os.path.exists(path):
+            t = time.time()
+            make_speech_shard(path, seeds)
+            print(f"{path}: {len(seeds)} utterances, {time.time() - t:.1f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
   /usr/bin/python3 weights-tools/train/audio.py --minutes 30
 
+A fresh run starts from the shipped audio front end and head when the config's are the same kind (rounds
+accumulate). Utterances: the training shards' and the speech-only shards' (make_dataset.py --speech).
 Random 2.56 s windows of each identity's utterance (64 frames); the target is the world's coefficient track
 of those frames. The loss weights the speech-driven parts (jaw, the mouth expressions) most; head motion,
 gaze and blinks are random in the world, so the head only learns their average there (weights 0.1), and the
@@ -20,6 +22,7 @@ from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all
 from flap_ref.audio2flame import Audio2Flame
 from flap_ref.mel_encoder import build_audio_encoder
 from flap_ref.config import load_config
+from shipped import part, shipped_state
 from world.data import load_shard, shard_paths, utterances
 
 SAMPLES_PER_FRAME = 640
@@ -84,6 +87,14 @@ def main() -> None:
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
     step, elapsed = 0, 0.0
     state = load_checkpoint(ckpt_path)
+    log = Log(run)
+    if state is None:
+        # Rounds accumulate: start from the shipped audio head unless its front end is another one.
+        shipped, fresh = shipped_state(cfg)
+        if not any(k.startswith(("audio_encoder.", "audio2flame.")) for k in fresh):
+            enc.load_state_dict(part(shipped, "audio_encoder"))
+            head.load_state_dict(part(shipped, "audio2flame"))
+            log(init="models/flap-mini")
     if state is not None:
         enc.load_state_dict(state["encoder"])
         head.load_state_dict(state["head"])
@@ -91,7 +102,6 @@ def main() -> None:
         step, elapsed = state["step"], state["elapsed"]
     data = Pairs("train", args.shards, seed=step + 3)
     w = weights()
-    log = Log(run)
     budget = Budget(args.minutes, elapsed)
     last_save = budget.elapsed
     while not budget.done():

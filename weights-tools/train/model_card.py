@@ -129,12 +129,15 @@ def main() -> None:
                   "conditioned on, and the world's ground-truth render."]
     if args.sample:
         lines += ["", "## Sample", "", args.sample]
+    unmet = [k for k, (goal, higher) in TARGETS.items()
+             if isinstance(metrics.get(k), (int, float)) and not (metrics[k] >= goal if higher else metrics[k] <= goal)]
     lines += ["", "## Limits", "",
-              "- Trained for 10-50 minutes per stage on 2 CPU cores: the image metrics are below their targets, and",
-              "  the expression controls (blinks, jaw; `blinkRecall`, `jawCorrelationProbe`) are not followed yet.",
-              "  Longer runs of the same scripts are the way forward; every stage resumes from its checkpoint.",
-              "- The audio head's jaw follows the teacher's only in part (`jawCorrelationAudio`); its wav2vec2-style",
-              "  encoder is trained from scratch, for minutes.",
+              "- Trained in rounds of about an hour and a half on 2 CPU cores; " + (
+                  f"{len(unmet)} of the targets above are not met yet ({', '.join(f'`{k}`' for k in unmet)}). "
+                  if unmet else "every target above is met. ") + "A round resumes and adds to the shipped weights "
+              "(`weights-tools/train/run_all.sh`).",
+              "- The geometry guide is the head asset's one (mean) identity posed by the coefficients: it tells the",
+              "  model where the eyes, mouth and head are, not what the portrait's own face looks like.",
               "- Only the head world's look (flat-shaded procedural heads, gradient backgrounds): real photos are out",
               "  of distribution and come out as head-world faces at best.",
               "- 128x128 output; the audio head knows espeak-ng voices only.", ""]

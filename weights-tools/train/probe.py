@@ -19,7 +19,9 @@ import torch.nn.functional as F
 
 from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all, to_unit
 from data import Shards
+from flap_ref.config import load_config
 from flap_ref.estimator import ESTIMATES, SCALE as SCALE_LIST, Estimator, targets
+from shipped import part, shipped_state
 
 PROBE_TARGETS = ESTIMATES
 SCALE = torch.tensor(SCALE_LIST)
@@ -47,6 +49,12 @@ def main() -> None:
     opt = torch.optim.AdamW(probe.parameters(), lr=1e-3, weight_decay=1e-4)
     step, elapsed = 0, 0.0
     state = load_checkpoint(ckpt_path)
+    if state is None:
+        # Rounds accumulate: the shipped model's estimator is this probe trained before.
+        shipped, fresh = shipped_state(load_config("mini"))
+        if not any(k.startswith("estimator.") for k in fresh):
+            probe.load_state_dict(part(shipped, "estimator"))
+            print("probe: started from the shipped estimator")
     if state is not None:
         probe.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])

@@ -6,8 +6,9 @@
 # the candidate is no worse on any metric; a shipped round then rewrites the parity fixtures and the model card.
 # Each step resumes (a finished one is skipped), so a killed round continues where it stopped.
 #
-# Minutes per stage (cumulative over resumptions): PROBE=10 AE=0 POSE=30 EXPR=15 VIDEO=10 AUDIO=0 (0 skips the
-# stage and keeps the shipped part); TRAIN_IDS=300 training identities (6 shards of 50); JOBS=2 data processes;
+# Minutes per stage (cumulative over resumptions): PROBE=10 AE=0 POSE=40 EXPR=20 VIDEO=12 AUDIO=20 (0 skips the
+# stage and keeps the shipped part); TRAIN_IDS=300 training identities (6 shards of 50), SPEECH_IDS=3000
+# speech-only utterances; JOBS=2 data processes;
 # EVAL_CLIPS=8; NOTE="what this round changed" for models/flap-mini/rounds.json.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,17 +22,22 @@ for k in $(seq 0 $((jobs - 1))); do
   "$PY" ../make_dataset.py --train "${TRAIN_IDS:-300}" --part "$k/$jobs" &
 done
 wait
+# Speech-only utterances for the audio head (about 4 minutes on one core), beside the UNet's first stage.
+"$PY" ../make_dataset.py --train 0 --heldout 0 --speech "${SPEECH_IDS:-3000}" &
+speech=$!
 shards=$(( (${TRAIN_IDS:-300} + 49) / 50 ))
 run autoencoder "${AE:-0}" autoencoder.py --minutes "${AE:-0}" --shards "$shards"
-run unet-pose "${POSE:-30}" unet.py --stage pose --minutes "${POSE:-30}" --shards "$shards"
-run unet-expression "${EXPR:-15}" unet.py --stage expression --minutes "${EXPR:-15}" --shards "$shards"
-run unet-video "${VIDEO:-10}" unet.py --stage video --minutes "${VIDEO:-10}" --shards "$shards"
-run audio "${AUDIO:-0}" audio.py --minutes "${AUDIO:-0}"
+run unet-pose "${POSE:-40}" unet.py --stage pose --minutes "${POSE:-40}" --shards "$shards"
+run unet-expression "${EXPR:-20}" unet.py --stage expression --minutes "${EXPR:-20}" --shards "$shards"
+run unet-video "${VIDEO:-12}" unet.py --stage video --minutes "${VIDEO:-12}" --shards "$shards"
+wait "$speech"
+run audio "${AUDIO:-20}" audio.py --minutes "${AUDIO:-20}" --shards "$shards"
 run probe "${PROBE:-10}" probe.py --minutes "${PROBE:-10}" --shards "$shards"
 [ -f "$RUNS/shipped-metrics.json" ] || "$PY" evaluate.py --model ../../models/flap-mini --out "$RUNS/shipped-metrics.json" --clips "${EVAL_CLIPS:-8}"
 "$PY" export.py
 "$PY" evaluate.py --clips "${EVAL_CLIPS:-8}"
 if "$PY" ship.py --note "${NOTE:-}"; then
   "$PY" parity.py   # golden outputs of the newly shipped model for tests/models/mini.cases.ts and tests/render
+  "$PY" controls_sheet.py
   "$PY" model_card.py
 fi

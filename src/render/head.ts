@@ -84,7 +84,7 @@ export class HeadRenderer {
     private readonly pivots: { jaw: number[]; eyes: [number[], number[]]; neck: number[] },
     private readonly pose: { pipeline: GPUComputePipeline; group: GPUBindGroup; inputs: GPUBuffer[] },
     private readonly normals: { pipeline: GPUComputePipeline; group: GPUBindGroup },
-    private readonly draw: { mesh: Map<GPUTextureFormat, GPURenderPipeline>; background: Map<GPUTextureFormat, GPURenderPipeline>; group: GPUBindGroup; index: GPUBuffer; module: GPUShaderModule },
+    private readonly draw: { mesh: Map<string, GPURenderPipeline>; background: Map<string, GPURenderPipeline>; group: GPUBindGroup; index: GPUBuffer; module: GPUShaderModule },
     buffers: GPUBuffer[],
     poseUniform: GPUBuffer,
     private readonly region: Uint8Array,
@@ -190,7 +190,7 @@ export class HeadRenderer {
 
   private async pipelines(format: GPUTextureFormat, samples = SAMPLES): Promise<{ mesh: GPURenderPipeline; background: GPURenderPipeline }> {
     const { mesh, background, module } = this.draw;
-    const key = samples === SAMPLES ? format : (`${format}:${samples}` as GPUTextureFormat);
+    const key = samples === SAMPLES ? format : `${format}:${samples}`; // render() looks pipelines up by format
     if (!mesh.has(key)) {
       const gpu = this.device.gpu;
       const common = { layout: this.drawLayout, multisample: { count: samples } };

@@ -164,6 +164,7 @@ export class Flap {
     const guidanceScale = req.guidanceScale ?? cfg.scheduler.default_guidance_scale;
     if (!Number.isInteger(steps) || steps < 1 || steps > 200) throw new InputError('steps', `must be an integer in 1..200 (got ${steps})`);
     if (!Number.isFinite(guidanceScale) || guidanceScale < 0 || guidanceScale > 30) throw new InputError('guidanceScale', `must be within [0, 30] (got ${guidanceScale})`);
+    if (req.seed !== undefined && !(Number.isSafeInteger(req.seed) && req.seed >= 0)) throw new InputError('seed', `must be a whole number >= 0 (got ${req.seed})`);
     const sampler = req.sampler ?? cfg.scheduler.default_sampler;
     if (sampler !== 'ddim' && sampler !== 'dpmpp_2m') throw new InputError('sampler', `unknown sampler ${String(sampler)}`);
     if (req.referenceCoefficients && (req.referenceCoefficients.length !== 120 || !req.referenceCoefficients.every(Number.isFinite))) {

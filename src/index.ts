@@ -19,6 +19,8 @@ export { unary, silu, gelu, relu, geglu } from './ops/math/unary';
 export { attention, temporalAttention } from './ops/nn/attention';
 export { conv2d, conv1d, prepareConvWeight } from './ops/nn/conv2d';
 export { groupNorm, layerNorm } from './ops/nn/norm';
+export { softmax } from './ops/nn/softmax';
+export { sinusoidalEmbedding, type SinusoidalOptions } from './ops/nn/timestep_embedding';
 export { concat, slice } from './ops/tensor/slab';
 export { permute } from './ops/tensor/permute';
 export { upsampleNearest2x } from './ops/tensor/upsample';

@@ -24,6 +24,7 @@ export const cases: Cases = {
     await assertThrows(() => flap.generate({ ...base, steps: 0 }), InputError, /steps/);
     await assertThrows(() => flap.generate({ ...base, referenceCoefficients: new Float32Array(7) }), InputError, /referenceCoefficients/);
     await assertThrows(() => flap.estimate(portrait), InputError, /no estimator/);
+    for (const seed of [Number.NaN, 1.5, -1]) await assertThrows(() => flap.generate({ ...base, seed }), InputError, /seed/);
     await assertThrows(() => Flap.load({ config: { ...testConfig, unet: { ...testConfig.unet, guide: { size: 32, supersample: 2, channels: [8, 8, 8], palette: [[0, 0, 0]] } } }, weights: new Uint8Array(8) }, { device }), InputError, /headAsset/);
     assert(device.stats.dispatches === dispatches, `${device.stats.dispatches - dispatches} dispatches ran for refused input`);
     flap.model.release();

@@ -45,6 +45,19 @@ export async function driveFrames(path: string): Promise<Uint8Array[]> {
   }
 }
 
+/**
+ * Progress for a terminal (one bar redrawn in place) or for a log (one line each time the stage or clip changes,
+ * not hundreds of carriage returns).
+ */
+export function progressWriter(tty: boolean, write: (text: string) => void): (fraction: number, label: string, elapsed: string) => void {
+  let last = '';
+  return (fraction, label, elapsed) => {
+    if (tty) write(bar(fraction, `${label} ${elapsed}`));
+    else if (label !== last) write(`${(fraction * 100).toFixed(0).padStart(3)}% ${label} (${elapsed})\n`);
+    last = label;
+  };
+}
+
 export async function main(argv: readonly string[], baseUrl: string): Promise<number> {
   let options;
   try {
@@ -82,10 +95,11 @@ export async function main(argv: readonly string[], baseUrl: string): Promise<nu
   try {
     const page = await browser.newPage();
     const started = Date.now();
+    const progress = progressWriter(process.stderr.isTTY === true, (text) => process.stderr.write(text));
     await page.exposeFunction('flapProgress', (line: string) => {
       const p = JSON.parse(line) as { stage: string; fraction: number; clip?: number; clips?: number };
       const label = p.clips ? `${p.stage} clip ${p.clip! + 1}/${p.clips}` : p.stage;
-      process.stderr.write(bar(p.fraction, `${label} ${((Date.now() - started) / 1000).toFixed(0)} s`));
+      progress(p.fraction, label, `${((Date.now() - started) / 1000).toFixed(0)} s`);
     });
     page.on('pageerror', (err) => process.stderr.write(`\npage error: ${(err as Error).message}\n`));
     await page.goto(`${baseUrl}/demo/render.html`);
@@ -106,7 +120,7 @@ export async function main(argv: readonly string[], baseUrl: string): Promise<nu
         wantFrames: !!options.pngDir,
       },
     )) as { ok: boolean; error?: string; video?: string; frames?: string[]; coefficients?: number[]; model?: string; trained?: boolean; adapter?: string; steps?: number; seconds?: number; frameCount?: number; fps?: number; peakBytes?: number };
-    process.stderr.write('\n');
+    if (process.stderr.isTTY) process.stderr.write('\n');
     if (!result.ok) {
       process.stderr.write(`flap-webgpu: ${result.error}\n`);
       return 1;

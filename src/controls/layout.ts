@@ -9,6 +9,7 @@
  * | `eyelids`    | 2    | 0 open … 1 closed, left then right                             |
  * | `expression` | 100  | expression blendshape weights                                  |
  */
+import { InputError } from '../errors';
 export const COEFFS = 120;
 
 export const Slices = {
@@ -31,7 +32,9 @@ export class CoefficientSequence {
     readonly data: Float32Array,
     readonly fps: number,
   ) {
-    if (data.length % COEFFS !== 0) throw new RangeError(`coefficient data of length ${data.length} is not a multiple of ${COEFFS}`);
+    if (!(data instanceof Float32Array)) throw new InputError('CoefficientSequence.data', 'must be a Float32Array of [frames, 120] values');
+    if (data.length % COEFFS !== 0) throw new InputError('CoefficientSequence.data', `has ${data.length} values, not a multiple of ${COEFFS}`);
+    if (!(fps > 0) || !Number.isFinite(fps)) throw new InputError('CoefficientSequence.fps', `must be a positive frame rate (got ${fps})`);
   }
 
   static zeros(frames: number, fps: number): CoefficientSequence {

@@ -40,7 +40,7 @@ function cacheKey(info: DeviceInfo, op: string, shapeClass: string): string {
   return `${adapterKey(info)}::${op}::${shapeClass}`;
 }
 
-/** The tuned winner for this adapter, op and shape class, if `autotune` (or `importTuning`) set one. */
+/** The tuned winner for this adapter, op and shape class, if `autotune` set one. */
 export function tunedChoice(info: DeviceInfo, op: string, shapeClass: string): string | undefined {
   return winners.get(cacheKey(info, op, shapeClass));
 }
@@ -77,16 +77,6 @@ export async function autotune(device: FlapDevice, op: string, shapeClass: strin
   }
   winners.set(cacheKey(device.info, op, shapeClass), winner);
   return { winner, ms };
-}
-
-/** The tuned choices as plain data (e.g. to keep in localStorage between page loads). */
-export function exportTuning(): Record<string, string> {
-  return Object.fromEntries(winners);
-}
-
-/** Restores choices saved by `exportTuning`; entries of other adapters are kept but never match here. */
-export function importTuning(saved: Record<string, string>): void {
-  for (const [k, v] of Object.entries(saved)) winners.set(k, v);
 }
 
 /** Forgets every tuned choice (tests). */

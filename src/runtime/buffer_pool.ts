@@ -68,12 +68,6 @@ export class BufferPool {
     this.parked = [];
   }
 
-  /** Destroys every free buffer (memory pressure, or before `device.destroy()`). */
-  trim(): void {
-    for (const list of this.free.values()) for (const b of list) this.destroy(b);
-    this.free.clear();
-  }
-
   /** Destroys every buffer, free or handed out (the device is going away). */
   destroyAll(): void {
     for (const b of [...this.sizeOf.keys()]) this.destroy(b);

@@ -11,7 +11,7 @@ import { flags } from '../flags';
 import { BufferPool } from './buffer_pool';
 import { BufferUsage, MapMode } from './gpu_constants';
 import { f16ArrayToF32, f32ArrayToF16 } from './half';
-import { PipelineCache, kernelKey, type CompiledKernel, type KernelDef } from './kernel';
+import { PipelineCache, type CompiledKernel, type KernelDef } from './kernel';
 import { Profiler, type ProfileReport } from './profiler';
 import { emptyStats, type RuntimeStats } from './stats';
 import { Tensor, bytesPerElement, checkShape, numel, type DType, type Storage } from './tensor';
@@ -579,4 +579,3 @@ function collectTensors(value: unknown, out: Set<Tensor>, depth: number): void {
   }
 }
 
-export { kernelKey };

@@ -1,6 +1,8 @@
 /** `flap-webgpu render` argument parsing: every control flag lands in the controls; bad values are refused. */
 import { describe, expect, it } from 'vitest';
 import { parseCliArgs, parseKeyframes } from '../../src/cli/args';
+import { progressWriter } from '../../src/cli/main';
+import * as library from '../../src/index';
 import { InputError } from '../../src/errors';
 
 describe('flap-webgpu render arguments', () => {
@@ -16,6 +18,22 @@ describe('flap-webgpu render arguments', () => {
     expect(parseCliArgs(['--help'])).toBe('help');
     const fixed = parseCliArgs(['--pose', 'fixed', '--yaw', '20']);
     expect(fixed !== 'help' && fixed.controls.pose).toEqual({ mode: 'fixed', fixed: { yaw: 20, pitch: undefined, roll: undefined } });
+  });
+
+  it('writes progress as one line per stage or clip when stderr is not a terminal', () => {
+    const log: string[] = [];
+    const progress = progressWriter(false, (t) => log.push(t));
+    for (let i = 0; i < 50; i++) progress(i / 100, i < 20 ? 'denoise clip 1/2' : 'denoise clip 2/2', `${i} s`);
+    expect(log).toEqual(['  0% denoise clip 1/2 (0 s)\n', ' 20% denoise clip 2/2 (20 s)\n']);
+    const tty: string[] = [];
+    progressWriter(true, (t) => tty.push(t))(0.5, 'decode', '3 s');
+    expect(tty[0]!.startsWith('\r[###############...............]  50% decode')).toBe(true);
+  });
+
+  it('the library exports every op, softmax and the timestep embedding among them', () => {
+    for (const name of ['softmax', 'sinusoidalEmbedding', 'conv2d', 'attention', 'groupNorm', 'unary']) {
+      expect(typeof (library as Record<string, unknown>)[name]).toBe('function');
+    }
   });
 
   it('parses keyframes', () => {

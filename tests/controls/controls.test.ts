@@ -137,6 +137,12 @@ describe('[node] controls', () => {
     expect(blended.get(4, 'expression')[7]).toBeCloseTo(0.05, 6);
   });
 
+  it('[node] a coefficient sequence of partial frames or without a frame rate is an InputError', () => {
+    expect(() => new CoefficientSequence(new Float32Array(121), 25)).toThrow(InputError);
+    expect(() => new CoefficientSequence(new Float32Array(121), 25)).toThrow(/CoefficientSequence\.data/);
+    expect(() => new CoefficientSequence(new Float32Array(120), 0)).toThrow(/CoefficientSequence\.fps/);
+  });
+
   it('[node] a shorter external sequence plays back and forth with extend: loop', () => {
     expect([0, 1, 2, 3, 4, 5, 6, 7].map((f) => pingPong(f, 4))).toEqual([0, 1, 2, 3, 2, 1, 0, 1]);
     expect(pingPong(5, 1)).toBe(0);

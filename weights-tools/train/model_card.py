@@ -13,6 +13,7 @@ import json
 import os
 
 from common import RUNS, TOOLS
+from compare import TARGETS
 
 ROOT = os.path.dirname(TOOLS)
 OUT = os.path.join(ROOT, "models", "flap-mini")
@@ -24,12 +25,6 @@ STAGES = [
     ("unet-video", "video stage: temporal modules on consecutive frames with motion frames"),
     ("audio", "audio encoder + audio-to-FLAME head"),
 ]
-TARGETS = {  # key: (target, higher is better), issue 12's
-    "psnr": (24.0, True), "ssim": (0.85, True), "psnrGainOverCopyBaseline": (4.0, True), "poseErrorDeg": (2.0, False),
-    "blinkRecall": (0.95, True), "blinkFalsePerMinute": (0.0, False), "jawCorrelationAudio": (0.8, True),
-    "jawCorrelationProbe": (0.8, True), "driftDb": (1.0, False), "flicker": (2.0, False),
-    "estimatorPoseErrorDeg": (2.0, False),
-}
 
 
 def entries(stage: str) -> list[dict]:

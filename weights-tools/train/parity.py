@@ -94,6 +94,7 @@ def main() -> None:
     with torch.no_grad():
         generate(model, audio, image, ref_coeffs, options, record=record, renderer=renderer)
     keep = ["coefficients", "reference_latent", "frames"] + [k for k in record if k.startswith("clip")]
+    keep += [k for k in ("reference_guide", "unet_guide") if k in record]  # the guides guide.py drew
     out = {"audio": audio, "image": image, "ref_coeffs": ref_coeffs, **{k: record[k] for k in keep}}
     if hasattr(model, "estimator"):
         # The estimator on the portrait and on the clip's first decoded frames (natural units, flap_ref/estimator.py).

@@ -18,7 +18,7 @@ from common import RUNS, TOOLS
 from flap_ref.config import load_config
 from flap_ref.model import FlapModel
 from flap_ref.safetensors import save_file
-from shipped import SHIPPED, part, shipped_config, shipped_state
+from shipped import SHIPPED, START, part, shipped_config, shipped_state
 
 CANDIDATE = os.path.join(RUNS, "candidate")
 
@@ -40,7 +40,7 @@ def assemble(stage: str | None = None) -> tuple[FlapModel, dict, dict]:
     state, fresh = shipped_state(cfg)
     model = FlapModel(cfg).eval()
     model.load_state_dict(state)
-    shipped_info = safe_metadata(os.path.join(SHIPPED, "weights.safetensors"))
+    shipped_info = safe_metadata(os.path.join(START, "weights.safetensors"))
     info = {k: shipped_info.get(k) for k in ("autoencoder_steps", "unet_steps", "audio_steps")}
     info = {k: int(v) if v not in (None, "None") else 0 for k, v in info.items()}
     info["unet_stage"] = shipped_info.get("unet_stage")

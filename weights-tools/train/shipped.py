@@ -17,21 +17,26 @@ from flap_ref.safetensors import load_file
 
 SHIPPED = os.path.join(os.path.dirname(TOOLS), "models", "flap-mini")
 ASSET = os.path.join(SHIPPED, "head_asset.safetensors")
+# The model a round starts from: the shipped one, or (FLAP_WARM_START=dir) a kept candidate of an earlier round
+# that was not shipped, so that its training is not lost (weights-tools/candidates/).
+START = os.path.abspath(os.environ.get("FLAP_WARM_START", SHIPPED))
 
 
 def shipped_config() -> dict:
-    with open(os.path.join(SHIPPED, "config.json"), encoding="utf-8") as f:
+    """The config of the model a round starts from (START)."""
+    with open(os.path.join(START, "config.json"), encoding="utf-8") as f:
         return json.load(f)
 
 
 def shipped_state(cfg: dict) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """The shipped weights (float32) as a state dict of `FlapModel(cfg)` and the names it had to leave at their
+    """The weights of the model a round starts from (START: the shipped ones unless FLAP_WARM_START says),
+    float32, as a state dict of `FlapModel(cfg)` and the names it had to leave at their
     initialisation: parameters the file lacks, and every parameter of a part (`audio_encoder.`, `unet.`, …)
     whose shipped tensors do not fit the config (say, a new audio front end), which a training run must then
     provide."""
     model = FlapModel(cfg)
     state = model.state_dict()
-    shipped = load_file(os.path.join(SHIPPED, "weights.safetensors"))
+    shipped = load_file(os.path.join(START, "weights.safetensors"))
     prefix = lambda name: name.split(".")[0]  # noqa: E731
     misfit = {prefix(k) for k, v in shipped.items() if k not in state or v.shape != state[k].shape}
     fresh = sorted(k for k in state if k not in shipped or prefix(k) in misfit)
@@ -53,5 +58,6 @@ def load_model_dir(path: str):
     model = FlapModel(cfg).eval()
     model.load_state_dict({k: v.float() for k, v in load_file(os.path.join(path, "weights.safetensors")).items()})
     guide = cfg["unet"].get("guide")
-    renderer = GuideRenderer(os.path.join(path, "head_asset.safetensors"), guide) if guide else None
+    asset = os.path.join(path, "head_asset.safetensors")
+    renderer = GuideRenderer(asset if os.path.exists(asset) else ASSET, guide) if guide else None  # kept candidates use the shipped asset
     return model, cfg, renderer

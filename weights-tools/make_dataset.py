@@ -48,7 +48,7 @@ SAMPLES_PER_FRAME = speech.SR_OUT // speech.FPS  # 640
 HELDOUT_BASE = 1_000_000
 SPEECH_BASE = 2_000_000
 SPEECH_PER_SHARD = 500
-WORLD_VERSION = 1
+WORLD_VERSION = 2  # 2: head motion up to 35° yaw, 32° pitch and roll (world/motion.py)
 
 
 def make_identity(model, seed: int, heldout: bool, n_audio: int, n_motion: int, ss: int):
@@ -103,6 +103,12 @@ def make_shard(model, path: str, seeds, heldout: bool, args):
     os.replace(tmp, path)
 
 
+def shard_version(path: str) -> int:
+    """The world version a shard was made with (shards of another version are made again)."""
+    with np.load(path) as z:
+        return int(json.loads(str(z["meta"])).get("world_version", 0))
+
+
 def make_speech_shard(path: str, seeds) -> None:
     auds, seqs, refs, metas = [], [], [], []
     for seed in seeds:
@@ -147,7 +153,7 @@ def main():
             jobs.append((os.path.join(args.out, f"{split}-{s // args.per_shard:04d}.npz"), seeds, split == "heldout"))
     k, n = (int(v) for v in args.part.split("/"))
     for path, seeds, held in jobs[k::n]:
-        if os.path.exists(path):
+        if os.path.exists(path) and shard_version(path) == WORLD_VERSION:
             print(f"skip {path} (done)", flush=True)
             continue
         t = time.time()
@@ -162,7 +168,7 @@ def main():
                     list(range(SPEECH_BASE + s, SPEECH_BASE + min(args.speech, s + SPEECH_PER_SHARD))))
                    for s in range(0, args.speech, SPEECH_PER_SHARD)]
     for path, seeds in speech_jobs[k::n]:
-        if not os.path.exists(path):
+        if not os.path.exists(path) or shard_version(path) != WORLD_VERSION:
             t = time.time()
             make_speech_shard(path, seeds)
             print(f"{path}: {len(seeds)} utterances, {time.time() - t:.1f} s", flush=True)

@@ -144,7 +144,7 @@ def test_motion_ranges():
     m = head.axis_angle_to_matrix(torch.tensor(seq[:, 0:3], dtype=torch.float64)).numpy()
     yaw = np.degrees(np.arctan2(m[:, 0, 2], m[:, 2, 2]))
     pitch = np.degrees(np.arcsin(-m[:, 1, 2]))
-    assert np.abs(yaw).max() <= 25.5 and np.abs(pitch).max() <= 15.5 and np.ptp(yaw) > 5
+    assert np.abs(yaw).max() <= 35.5 and np.abs(pitch).max() <= 32.5 and np.ptp(yaw) > 5
     assert np.abs(np.diff(yaw)).max() < 3  # smooth at 25 fps
 
 

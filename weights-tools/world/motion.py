@@ -18,7 +18,9 @@ import numpy as np
 from .head import (EXPRESSION_NAMES, N_COEFFS, euler_to_axis_angle, gaze_to_6d, identity_coeffs)
 
 FPS = 25
-POSE_LIMITS_DEG = np.array([25.0, 15.0, 10.0])  # yaw, pitch, roll
+# yaw, pitch, roll: the evaluation asks for poses within ±30° on every axis, and a model cannot learn poses its
+# data never shows (world version 1 had 25/15/10, and round 1 followed yaw but not pitch or roll past them).
+POSE_LIMITS_DEG = np.array([35.0, 32.0, 32.0])
 EXPR = {n: i for i, n in enumerate(EXPRESSION_NAMES)}
 
 

@@ -18,7 +18,7 @@ from flap_ref.safetensors import load_file
 SHIPPED = os.path.join(os.path.dirname(TOOLS), "models", "flap-mini")
 ASSET = os.path.join(SHIPPED, "head_asset.safetensors")
 # The model a round starts from: the shipped one, or (FLAP_WARM_START=dir) a kept candidate of an earlier round
-# that was not shipped, so that its training is not lost (weights-tools/candidates/).
+# that was not shipped, so that its training is not lost (models/candidates/).
 START = os.path.abspath(os.environ.get("FLAP_WARM_START", SHIPPED))
 
 

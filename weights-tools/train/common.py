@@ -59,17 +59,26 @@ class Log:
 
 
 class Budget:
-    """Wall-clock budget across resumptions: `elapsed` carries the time of earlier runs."""
+    """Wall-clock budget across resumptions: `elapsed` carries the time of earlier runs. A gap of more than
+    `pause` seconds between two `done()` checks (one per step; a step takes seconds) is a paused process
+    (SIGSTOP while the machine runs a benchmark or CI alone) and is not counted."""
+
+    pause = 120.0
 
     def __init__(self, minutes: float, elapsed: float = 0.0):
         self.limit = minutes * 60
         self.start = time.time() - elapsed
+        self.last_check = time.time()
 
     @property
     def elapsed(self) -> float:
         return time.time() - self.start
 
     def done(self) -> bool:
+        now = time.time()
+        if now - self.last_check > self.pause:
+            self.start += now - self.last_check
+        self.last_check = now
         return self.elapsed >= self.limit
 
     def lr_factor(self, tail: float = 0.25, floor: float = 0.1) -> float:

@@ -4,8 +4,9 @@
  * f32, matmul reads both); convolutions are re-laid once by `prepare()` after loading (ops/nn/conv2d.ts).
  */
 import { ShapeError } from '../errors';
-import { linear, type Activation } from '../ops/math/matmul';
-import { conv1d, conv2d, prepareConvWeight, type ConvActivation, type Conv2dOptions, type ConvWeight } from '../ops/nn/conv2d';
+import type { Activation } from '../ops/activation';
+import { linear } from '../ops/math/matmul';
+import { conv1d, conv2d, prepareConvWeight, type Conv2dOptions, type ConvWeight } from '../ops/nn/conv2d';
 import { groupNorm, layerNorm } from '../ops/nn/norm';
 import type { Tensor } from '../runtime/tensor';
 import { Module, Parameter } from './module';
@@ -56,7 +57,7 @@ export class Conv2d extends Module {
   }
 
   /** x [N, H, W, Cin] → act(conv + b) + residual, [N, OH, OW, Cout]; `bias` ([Cout] or [N, Cout]) replaces b. */
-  forward(x: Tensor, options: { activation?: ConvActivation; residual?: Tensor; bias?: Tensor } = {}): Tensor {
+  forward(x: Tensor, options: { activation?: Activation; residual?: Tensor; bias?: Tensor } = {}): Tensor {
     if (!this.prepared) this.prepare();
     const { bias = this.bias?.tensor, ...rest } = options;
     return conv2d(x, this.prepared!, bias, { ...this.options, ...rest });
@@ -93,7 +94,7 @@ export class Conv1d extends Module {
   }
 
   /** x [N, L, Cin] → [N, OL, Cout]. */
-  forward(x: Tensor, options: { activation?: ConvActivation } = {}): Tensor {
+  forward(x: Tensor, options: { activation?: Activation } = {}): Tensor {
     if (!this.prepared) this.prepare();
     return conv1d(x, this.prepared!, this.bias?.tensor, { ...this.options, ...options });
   }

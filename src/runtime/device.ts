@@ -347,8 +347,8 @@ export class FlapDevice {
   run<U extends Record<string, UniformType>>(def: KernelDef<U>, spec: Spec, args: RunArgs<U>): void {
     const kernel = this.pipelines.get(def, spec);
     this.assertUsable(kernel.key);
-    if (args.inputs.length !== def.inputs || args.outputs.length !== def.outputs) {
-      throw new LimitExceededError(`${kernel.key}: expects ${def.inputs} inputs and ${def.outputs} outputs`);
+    if (args.inputs.length !== kernel.inputs || args.outputs.length !== kernel.outputs) {
+      throw new LimitExceededError(`${kernel.key}: expects ${kernel.inputs} inputs and ${kernel.outputs} outputs`);
     }
     const [x, y = 1, z = 1] = args.workgroups;
     const maxGroups = this.info.limits.maxComputeWorkgroupsPerDimension;

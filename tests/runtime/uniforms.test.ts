@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { uniformSchema } from '../../src/runtime/uniforms';
-import { renderTemplate, stableStringify } from '../../src/runtime/template';
-import { kernelKey, defineKernel, flatDispatch } from '../../src/runtime/kernel';
+import { flatDispatch } from '../../src/runtime/kernel';
 
 describe('[node] uniform schemas', () => {
   it('[node] lay fields out by WGSL alignment rules and pack them there', () => {
@@ -23,25 +22,6 @@ describe('[node] uniform schemas', () => {
     const view = new DataView(new ArrayBuffer(s.size));
     expect(() => s.write(view, 0, { n: 1 } as never)).toThrow(/v is missing/);
     expect(() => s.write(view, 0, { n: 1, v: [1, 2] })).toThrow(/2 values/);
-  });
-});
-
-describe('[node] WGSL templates', () => {
-  const src = '//! params: WG, ACT, VEC\n#if ACT == silu\nsilu\n#elif ACT == gelu\ngelu\n#else\nnone\n#endif\n#if !VEC\nscalar\n#endif\nwg={{WG}}\n{{PARAMS}}';
-  it('[node] select branches and substitute parameters', () => {
-    expect(renderTemplate('k', src, { WG: 64, ACT: 'gelu', VEC: false }, 'P').split('\n').filter(Boolean)).toEqual(['//! params: WG, ACT, VEC', 'gelu', 'scalar', 'wg=64', 'P']);
-    expect(renderTemplate('k', src, { WG: 8, ACT: 'none', VEC: true }, 'P')).toContain('none');
-  });
-  it('[node] reject undeclared, missing and unbalanced parameters', () => {
-    expect(() => renderTemplate('k', src, { WG: 1, ACT: 'none' }, '')).toThrow(/lacks parameter VEC/);
-    expect(() => renderTemplate('k', src, { WG: 1, ACT: 'none', VEC: 1, X: 2 }, '')).toThrow(/does not declare/);
-    expect(() => renderTemplate('k', '//! params: A\n#if A\nx', { A: true }, '')).toThrow(/unterminated/);
-    expect(() => renderTemplate('k', '//! params: A\n#endif', { A: true }, '')).toThrow(/without #if/);
-  });
-  it('[node] key specialisations by every parameter, in a stable order', () => {
-    const def = defineKernel({ name: 'k', source: src, uniforms: uniformSchema({ n: 'u32' }), inputs: 1, outputs: 1 });
-    expect(kernelKey(def, { WG: 64, ACT: 'silu', VEC: true })).toBe('k[ACT=silu,VEC=true,WG=64]');
-    expect(stableStringify({ b: 1, a: 2 })).toBe(stableStringify({ a: 2, b: 1 }));
   });
 });
 

@@ -5,20 +5,6 @@
 #include elementwise
 #include activation
 
-fn apply(v: f32) -> f32 {
-#if OP == silu
-  return silu(v);
-#elif OP == gelu_tanh
-  return gelu_tanh(v);
-#elif OP == relu
-  return relu(v);
-#elif OP == log
-  return log(v);
-#else
-  return gelu(v);
-#endif
-}
-
 fn item(i: u32) {
 #if OP == geglu
   let row = i / params.half;
@@ -26,6 +12,6 @@ fn item(i: u32) {
   let base = row * 2u * params.half;
   out[i] = x[base + j] * gelu(x[base + params.half + j]);
 #else
-  out[i] = apply(x[i]);
+  out[i] = {{OP}}(x[i]); // shaders/common/activation.wgsl, or WGSL's log
 #endif
 }

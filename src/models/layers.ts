@@ -48,7 +48,7 @@ export class Conv2d extends Module {
    * Re-lays the loaded weight for the kernel. A k×k weight's original layout is then dropped (the re-laid copy
    * is all the kernel reads), so conv weights are held once; a 1×1 weight is used as it is.
    */
-  prepare(): void {
+  override prepare(): void {
     if (this.prepared && !this.weight.loaded) return; // prepared already, the original dropped
     const weight = this.weight.tensor;
     this.prepared?.weight.release();
@@ -87,10 +87,10 @@ export class Conv1d extends Module {
     if (bias) this.bias = new Parameter([outChannels]);
   }
 
-  /** Prepares from the loaded weight, or from `weight` when given (weight-norm folding). */
-  prepare(weight: Tensor = this.weight.tensor): void {
+  /** Re-lays the loaded weight for the kernel. */
+  override prepare(): void {
     this.prepared?.weight.release();
-    this.prepared = prepareConvWeight(weight);
+    this.prepared = prepareConvWeight(this.weight.tensor);
   }
 
   /** x [N, L, Cin] → [N, OL, Cout]. */

@@ -16,6 +16,8 @@ import { binaryKernel } from '../../src/ops/math/binary';
 import { matmulKernel, type MatmulSpec } from '../../src/ops/math/matmul';
 import { unaryKernel } from '../../src/ops/math/unary';
 import { guidePackKernel } from '../../src/ops/render/guide_pack';
+import { headNormalsKernel } from '../../src/ops/render/head_normals';
+import { headPoseKernel } from '../../src/ops/render/head_pose';
 import { cfgStepKernel } from '../../src/ops/sampler/cfg_step';
 import { castKernel } from '../../src/ops/tensor/cast';
 import { permuteKernel } from '../../src/ops/tensor/permute';
@@ -64,6 +66,8 @@ const spaces: Record<string, SpecSpace> = {
   'nn/softmax': { def: softmaxKernel, bases: [{ WG: 64 }], values: { WG: [32, 64] } },
   'nn/timestep_embedding': { def: timestepEmbeddingKernel, bases: [{ FLIP: true, WG: 64 }], values: { FLIP: BOOL, WG: [32, 64] } },
   'render/guide_pack': { def: guidePackKernel, bases: [{ WG: 64 }], values: { WG: [32, 64] } },
+  'render/head_normals': { def: headNormalsKernel, bases: [{ WG: 64 }], values: { WG: [32, 64] } },
+  'render/head_pose': { def: headPoseKernel, bases: [{ WG: 64 }], values: { WG: [32, 64] } },
   'sampler/cfg_step': { def: cfgStepKernel, bases: [{ GUIDANCE: 'pair', HISTORY: true, WG: 256 }], values: { GUIDANCE: ['pair', 'two', 'none'], HISTORY: BOOL, WG: [64, 256] } },
   'tensor/cast': { def: castKernel, bases: [{ SRC: 'f16', DST: 'f32', WG: 256 }], values: { SRC: ['f32', 'f16'], DST: ['f32', 'f16'], WG: [64, 256] } },
   'tensor/permute': { def: permuteKernel, bases: [{ WG: 256 }], values: { WG: [64, 256] } },
@@ -91,7 +95,7 @@ const shaders = path.resolve(fileURLToPath(new URL('../../shaders', import.meta.
 describe('[node] kernel cache keys', () => {
   it('[node] every compute shader has a spec space here', () => {
     const files = readdirSync(shaders, { recursive: true, encoding: 'utf8' })
-      .filter((f) => f.endsWith('.wgsl') && !f.startsWith('common') && !/render[\\/]head_/.test(f)) // head_*: the renderer's own pipelines
+      .filter((f) => f.endsWith('.wgsl') && !f.startsWith('common') && !f.endsWith('head_draw.wgsl')) // head_draw: a render pipeline
       .map((f) => f.replace(/\\/g, '/').replace(/\.wgsl$/, ''))
       .sort();
     expect(files).toEqual(Object.keys(spaces).sort());

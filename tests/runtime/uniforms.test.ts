@@ -17,6 +17,17 @@ describe('[node] uniform schemas', () => {
     expect(view.getInt32(60, true)).toBe(0); // unspecified array tail is zero
   });
 
+  it('[node] pad each column of a mat3x3 to 16 bytes', () => {
+    const s = uniformSchema({ n: 'u32', m: 'mat3x3<f32>', k: 'u32' });
+    expect(s.size).toBe(80); // n 0, m 16..64, k 64
+    const view = new DataView(new ArrayBuffer(s.size));
+    s.write(view, 0, { n: 1, m: [1, 2, 3, 4, 5, 6, 7, 8, 9], k: 5 });
+    const f = (i: number) => view.getFloat32(16 + 4 * i, true);
+    expect([f(0), f(1), f(2), f(4), f(5), f(6), f(8), f(9), f(10)]).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(view.getUint32(64, true)).toBe(5);
+    expect(() => s.write(view, 0, { n: 1, m: [1, 2, 3], k: 0 })).toThrow(/3 values/);
+  });
+
   it('[node] refuse missing fields and wrong vector lengths', () => {
     const s = uniformSchema({ n: 'u32', v: 'vec4<f32>' });
     const view = new DataView(new ArrayBuffer(s.size));

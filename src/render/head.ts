@@ -14,6 +14,7 @@
  * head.render(coefficients.subarray(25 * 120, 26 * 120), canvasContext.getCurrentTexture());
  */
 import drawSource from '../../shaders/render/head_draw.wgsl?raw';
+import { COEFFS, Slices } from '../controls/layout';
 import { InputError } from '../errors';
 import type { GuideConfig } from '../models/config';
 import { headNormals, headNormalsKernel, selectVariant as normalsVariant, triangleRings } from '../ops/render/head_normals';
@@ -25,7 +26,6 @@ import { BufferUsage, MapMode, ShaderStage, TextureUsage } from '../runtime/gpu_
 import { uniformSchema, type UniformValues } from '../runtime/uniforms';
 import { readSafetensors, toFloat32, typedView, type RawTensor } from '../weights/safetensors';
 
-const N_COEFFS = 120;
 const SAMPLES = 4;
 /** Guides are drawn in half floats: renderable, and exact enough for values in [0, 1]. */
 const GUIDE_FORMAT: GPUTextureFormat = 'rgba16float';
@@ -234,8 +234,8 @@ export class HeadRenderer {
 
   /** Checks one frame of coefficients: 120 finite numbers. */
   private static checkFrame(coeffs: ArrayLike<number>): void {
-    if (coeffs.length !== N_COEFFS) throw new InputError('coefficients', `a frame has ${N_COEFFS} coefficients, got ${coeffs.length}`);
-    for (let i = 0; i < N_COEFFS; i++) if (!Number.isFinite(coeffs[i]!)) throw new InputError(`coefficients[${i}]`, `must be finite (got ${coeffs[i]})`);
+    if (coeffs.length !== COEFFS) throw new InputError('coefficients', `a frame has ${COEFFS} coefficients, got ${coeffs.length}`);
+    for (let i = 0; i < COEFFS; i++) if (!Number.isFinite(coeffs[i]!)) throw new InputError(`coefficients[${i}]`, `must be finite (got ${coeffs[i]})`);
   }
 
   private assertAlive(): void {
@@ -278,18 +278,20 @@ export class HeadRenderer {
 
   /** head_pose.wgsl's uniforms for one frame: rotations as matrices, pivots, blend weights. */
   private poseValues(coeffs: ArrayLike<number>): HeadPose {
-    const c = Array.from({ length: N_COEFFS }, (_, i) => coeffs[i]!);
+    const c = Array.from({ length: COEFFS }, (_, i) => coeffs[i]!);
+    const part = ({ start, size }: { start: number; size: number }) => c.slice(start, start + size);
+    const [eyes, jaw, rot] = [part(Slices.eyes), part(Slices.jaw), part(Slices.global_rot)];
     const pivot = (p: number[]) => [p[0]!, p[1]!, p[2]!, 1];
     return {
-      jaw: columns(axisAngleMatrix(c[15]!, c[16]!, c[17]!)),
-      eye_left: columns(sixDMatrix(c.slice(3, 9))),
-      eye_right: columns(sixDMatrix(c.slice(9, 15))),
-      global: columns(axisAngleMatrix(c[0]!, c[1]!, c[2]!)),
+      jaw: columns(axisAngleMatrix(jaw[0]!, jaw[1]!, jaw[2]!)),
+      eye_left: columns(sixDMatrix(eyes.slice(0, 6))),
+      eye_right: columns(sixDMatrix(eyes.slice(6, 12))),
+      global: columns(axisAngleMatrix(rot[0]!, rot[1]!, rot[2]!)),
       jaw_pivot: pivot(this.pivots.jaw),
       eye_left_pivot: pivot(this.pivots.eyes[0]),
       eye_right_pivot: pivot(this.pivots.eyes[1]),
       neck_pivot: pivot(this.pivots.neck),
-      weights: [...c.slice(20, 120), ...c.slice(18, 20)], // expression, then the eyelids
+      weights: [...part(Slices.expression), ...part(Slices.eyelids)],
     };
   }
 
@@ -331,14 +333,14 @@ export class HeadRenderer {
     this.assertAlive();
     const g = this.guide;
     if (!g || g.key !== JSON.stringify(guide)) throw new InputError('guide', 'call prepareGuides(guide) before renderGuides');
-    const frames = coeffs.length / N_COEFFS;
-    if (!Number.isInteger(frames) || frames < 1) throw new InputError('coefficients', `expected whole frames of ${N_COEFFS} (got ${coeffs.length} values)`);
-    for (let f = 0; f < frames; f++) HeadRenderer.checkFrame(coeffs.subarray(f * N_COEFFS, (f + 1) * N_COEFFS));
+    const frames = coeffs.length / COEFFS;
+    if (!Number.isInteger(frames) || frames < 1) throw new InputError('coefficients', `expected whole frames of ${COEFFS} (got ${coeffs.length} values)`);
+    for (let f = 0; f < frames; f++) HeadRenderer.checkFrame(coeffs.subarray(f * COEFFS, (f + 1) * COEFFS));
     const device = this.device;
     const rowBytes = Math.ceil((g.side * 8) / 256) * 256;
     const texels = device.tensor([(frames * g.side * rowBytes) / 4], 'f32'); // raw rgba16float rows
     for (let f = 0; f < frames; f++) {
-      this.poseMesh(coeffs.subarray(f * N_COEFFS, (f + 1) * N_COEFFS));
+      this.poseMesh(coeffs.subarray(f * COEFFS, (f + 1) * COEFFS));
       device.encode('head:guide', (enc) => {
         const draw = enc.beginRenderPass({
           label: 'head:guide-draw',

@@ -59,12 +59,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let cin_g = params.cin / params.groups;
   let ci0 = (co0 / (params.cout / params.groups)) * cin_g;
   let taps = params.kh * params.kw;
+  // Unrolled (#for … unroll), so the accumulators are indexed by constants and stay in registers.
   var acc: array<array<f32, {{CO}}>, {{PX}}>;
-  for (var p = 0u; p < {{PX}}u; p++) {
-    for (var j = 0u; j < {{CO}}u; j++) {
-      acc[p][j] = 0.0;
-    }
-  }
   for (var k = 0u; k < taps; k++) {
     let ky = k / params.kw;
     let kx = k % params.kw;
@@ -75,43 +71,42 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     // Per pixel: where its input row starts (in XT units) and whether the tap falls inside the image.
     var base: array<u32, {{PX}}>;
     var inside: array<bool, {{PX}}>;
-    for (var p = 0u; p < {{PX}}u; p++) {
-      let iw = i32((ow0 + p) * params.stride_w + kx * params.dil_w) - i32(params.pad_left);
-      inside[p] = iw >= 0 && iw < i32(params.in_w) && ow0 + p < params.out_w;
-      base[p] = select(0u, (((n * params.in_h + u32(ih)) * params.in_w + u32(iw)) * params.cin + ci0) / STEP, inside[p]);
-    }
+    #for $p < PX unroll
+      let iw = i32((ow0 + $p) * params.stride_w + kx * params.dil_w) - i32(params.pad_left);
+      inside[$p] = iw >= 0 && iw < i32(params.in_w) && ow0 + $p < params.out_w;
+      base[$p] = select(0u, (((n * params.in_h + u32(ih)) * params.in_w + u32(iw)) * params.cin + ci0) / STEP, inside[$p]);
+    #endfor
     let wbase = (co0 * taps + k) * cin_g / STEP;
     let wstride = taps * cin_g / STEP;
     for (var c = 0u; c < cin_g / STEP; c++) {
       var xv: array<XT, {{PX}}>;
-      for (var p = 0u; p < {{PX}}u; p++) {
-        xv[p] = select(XT(0.0), x[base[p] + c], inside[p]);
-      }
-      for (var j = 0u; j < {{CO}}u; j++) {
-        let wv = load_w(wbase + j * wstride + c);
-        for (var p = 0u; p < {{PX}}u; p++) {
-          acc[p][j] += mac(xv[p], wv);
-        }
-      }
+      #for $p < PX unroll
+        xv[$p] = select(XT(0.0), x[base[$p] + c], inside[$p]);
+      #endfor
+      #for $j < CO unroll
+        let wv = load_w(wbase + $j * wstride + c);
+        #for $p < PX unroll
+          acc[$p][$j] += mac(xv[$p], wv);
+        #endfor
+      #endfor
     }
   }
-  for (var p = 0u; p < {{PX}}u; p++) {
-    if (ow0 + p >= params.out_w) {
-      break;
-    }
-    let pixel = row * params.out_w + ow0 + p;
-    for (var j = 0u; j < {{CO}}u; j++) {
-      let co = co0 + j;
-      let o = pixel * params.cout + co;
-      var v = acc[p][j];
+  #for $p < PX unroll
+    if (ow0 + $p < params.out_w) {
+      let pixel = row * params.out_w + ow0 + $p;
+      #for $j < CO unroll
+        let co = co0 + $j;
+        let o = pixel * params.cout + co;
+        var v = acc[$p][$j];
 #if BIAS
-      v += bias[n * params.bias_stride + co];
+        v += bias[n * params.bias_stride + co];
 #endif
-      v = activate(v);
+        v = activate(v);
 #if RESIDUAL
-      v += residual[o];
+        v += residual[o];
 #endif
-      out[o] = v;
+        out[o] = v;
+      #endfor
     }
-  }
+  #endfor
 }

@@ -13,7 +13,7 @@ export type Conv2dSpec = {
   /** Output channels per thread (they share a group). */
   readonly CO: 1 | 2 | 4 | 8;
   /** Neighbouring output pixels of a row per thread. */
-  readonly PX: 1 | 4;
+  readonly PX: 1 | 4 | 8;
   /** Input channels per group are a multiple of 4: vec4 loads. */
   readonly VEC: boolean;
   /** The weight is stored as f16 (follows the prepared weight's dtype). */
@@ -118,15 +118,15 @@ const pair = (v: number | readonly number[] | undefined, d: number): [number, nu
   v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : [v[0]!, v[1]!];
 
 /**
- * Register blocking: 4 pixels x 8 channels per thread with vec4 loads ran the mini UNet's 3x3 convolutions
- * 2.5-2.8x faster than 1 pixel x 4 channels with scalar loads on SwiftShader (2 cores, bench/kernels); 8 pixels
- * was no clear gain. A single output channel per group (depthwise) keeps CO = 1, images narrower than 4 pixels
- * PX = 1.
+ * Register blocking, measured on SwiftShader (tests/ops/nn/conv2d_perf.mjs, GFLOP/s per CPU-second with the
+ * pixel and channel loops unrolled): 8 channels x 4 pixels 1.3-1.7 on the mini UNet's 3x3 shapes (4 x 4:
+ * 1.0-1.3; 16 x 4: no steady gain); 8 pixels on images at least 16 wide (sd15's 32x32: 1.9 against 1.5). A
+ * single output channel per group (depthwise) keeps CO = 1, images narrower than 4 pixels PX = 1.
  */
 export function selectBlocking(cout: number, groups: number, cinPerGroup: number, outW: number): Conv2dBlocking {
   const coutPerGroup = cout / groups;
   const CO = ([8, 4, 2, 1] as const).find((c) => coutPerGroup % c === 0)!;
-  return { CO, PX: outW >= 4 ? 4 : 1, VEC: cinPerGroup % 4 === 0 };
+  return { CO, PX: outW >= 16 ? 8 : outW >= 4 ? 4 : 1, VEC: cinPerGroup % 4 === 0 };
 }
 
 /**

@@ -131,7 +131,7 @@ export const cases: Cases = {
       const ow = Math.floor((p.w + p.pad[1] + p.pad[3] - p.dil[1] * (kw - 1) - 1) / p.stride[1]) + 1;
       const res = randomArray(p.n * oh * ow * p.cout, r);
       const expect = reference(p, x, w, b, res);
-      for (const CO of [1, 2, 4, 8] as const) for (const PX of [1, 4] as const) for (const VEC of [false, true]) for (const f16 of [false, true]) {
+      for (const CO of [1, 2, 4, 8] as const) for (const PX of [1, 4, 8] as const) for (const VEC of [false, true]) for (const f16 of [false, true]) {
         if ((p.cout / p.groups) % CO !== 0 || (VEC && (p.cin / p.groups) % 4 !== 0)) continue;
         const variant = { CO, PX, VEC };
         await device.scopeAsync(async () => {

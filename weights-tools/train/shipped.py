@@ -19,7 +19,8 @@ SHIPPED = os.path.join(os.path.dirname(TOOLS), "models", "flap-mini")
 ASSET = os.path.join(SHIPPED, "head_asset.safetensors")
 # The model a round starts from: the shipped one, or (FLAP_WARM_START=dir) a kept candidate of an earlier round
 # that was not shipped, so that its training is not lost (models/candidates/).
-START = os.path.abspath(os.environ.get("FLAP_WARM_START", SHIPPED))
+# A relative path is taken from the repository root (run_all.sh runs from weights-tools/train).
+START = os.path.join(os.path.dirname(TOOLS), os.environ.get("FLAP_WARM_START", SHIPPED))
 
 
 def shipped_config() -> dict:

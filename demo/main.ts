@@ -229,7 +229,7 @@ async function main() {
   go.onclick = generate;
   cancel.onclick = () => abort?.abort();
   setState('loading', 'Loading the model…');
-  flap = await loadFlap(choice, { onProgress: (l, t) => (progress.value = t ? l / t : 0) });
+  flap = await loadFlap(choice, { onProgress: (p) => (progress.value = p.total ? p.loaded / p.total : 0) });
   if (choice.headAsset) await loadHead(choice.headAsset).catch((e: Error) => console.warn(`no 3-D preview: ${e.message}`));
   const info = flap.device.info;
   const table = $<HTMLTableElement>('info');

@@ -1,4 +1,3 @@
-/// <reference types="@webgpu/types" preserve="true" />
 /**
  * flap-webgpu: the public API. The runtime layer is exported for advanced users and benchmarks; the
  * talking-head pipeline builds on it. This entry runs in browsers and in Node (WebGPU from the `webgpu` package);

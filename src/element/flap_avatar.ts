@@ -35,6 +35,14 @@ export interface AvatarProgress {
   clips?: number;
 }
 
+/** The element's own events (`addEventListener('progress', (e) => e.detail.fraction)` is typed). */
+export interface FlapAvatarEventMap extends Omit<HTMLElementEventMap, 'progress' | 'error'> {
+  progress: CustomEvent<AvatarProgress>;
+  frame: CustomEvent<Frame>;
+  done: CustomEvent<{ video: GeneratedVideo; file: { bytes: Uint8Array; mimeType: string } }>;
+  error: CustomEvent<{ error: Error }>;
+}
+
 const MODEL_ATTRIBUTES = ['model', 'config', 'weights', 'head-asset', 'no-cache'];
 const ATTRIBUTES = [...MODEL_ATTRIBUTES, 'portrait', 'audio', 'controls', 'steps', 'seed', 'sampler', 'guidance', 'autoplay'];
 
@@ -77,6 +85,18 @@ export class FlapAvatar extends Base {
     this.player = root.querySelector('video')!;
     this.bar = root.querySelector('progress')!;
     this.status = root.querySelector('.status')!;
+  }
+
+  override addEventListener<K extends keyof FlapAvatarEventMap>(type: K, listener: (this: FlapAvatar, ev: FlapAvatarEventMap[K]) => unknown, options?: boolean | AddEventListenerOptions): void;
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void {
+    super.addEventListener(type, listener, options);
+  }
+
+  override removeEventListener<K extends keyof FlapAvatarEventMap>(type: K, listener: (this: FlapAvatar, ev: FlapAvatarEventMap[K]) => unknown, options?: boolean | EventListenerOptions): void;
+  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | EventListenerOptions): void;
+  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | EventListenerOptions): void {
+    super.removeEventListener(type, listener, options);
   }
 
   connectedCallback(): void {

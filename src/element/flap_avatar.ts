@@ -1,23 +1,6 @@
 /**
  * `<flap-avatar>`: a talking head in any page, with one module script and no build step. Importing this module
- * (`flap-webgpu/element`, `dist/element.js`) defines the element.
- *
- * Attributes (read when `generate()` runs; changing the model's drops the loaded model):
- * - `model`: URL of a model folder (`config.json`, `weights.safetensors`, `head_asset.safetensors`), or the
- *   files one by one with `config`, `weights` and `head-asset`;
- * - `portrait`, `audio`: URLs of the portrait image and the speech;
- * - `controls`: JSON of `Controls` (pose, blinks, gaze, expression), e.g. `{"pose":{"offset":{"yaw":15}}}`;
- * - `steps`, `seed`, `sampler`, `guidance`: sampling; `autoplay`: generate and play once in the page;
- * - `no-cache`: do not keep the model's files in the browser's Cache Storage.
- *
- * Methods: `generate()` (resolves to the `GeneratedVideo`), `play()` (generates when nothing current was, then
- * plays the video with its sound), `cancel()`. Events: `progress` (`detail`: `AvatarProgress`), `frame`
- * (`detail`: a `Frame`, as each is decoded), `done` (`detail`: `{ video, file }`), `error` (`detail`: `{ error }`).
- *
- * @example
- * <script type="module" src="https://unpkg.com/flap-webgpu/dist/element.js"></script>
- * <flap-avatar model="/models/flap-mini/" portrait="face.png" audio="hello.wav" controls='{"pose":{"offset":{"yaw":10}}}'></flap-avatar>
- * <script>document.querySelector('flap-avatar').play();</script>
+ * (`flap-webgpu/element`, `dist/element.js`) defines the element; see `FlapAvatar`.
  */
 import type { Controls } from '../controls/controls';
 import { FlapError, InputError } from '../errors';
@@ -59,6 +42,28 @@ progress { width: 100%; height: 6px; }
 /** A base class that exists outside browsers too, so that importing this module on a server does not throw. */
 const Base = (globalThis.HTMLElement ?? class {}) as typeof HTMLElement;
 
+/**
+ * The `<flap-avatar>` element.
+ *
+ * Attributes (read when `generate()` runs; changing the model's drops the loaded model):
+ * - `model`: URL of a model folder (`config.json`, `weights.safetensors`, `head_asset.safetensors`), or the
+ *   files one by one with `config`, `weights` and `head-asset`;
+ * - `portrait`, `audio`: URLs of the portrait image and the speech;
+ * - `controls`: JSON of `Controls` (pose, blinks, gaze, expression), e.g. `{"pose":{"offset":{"yaw":15}}}`;
+ * - `steps`, `seed`, `sampler`, `guidance`: sampling; `autoplay`: generate and play once in the page;
+ * - `no-cache`: do not keep the model's files in the browser's Cache Storage.
+ *
+ * Methods: `generate()` (resolves to the `GeneratedVideo`), `play()` (generates when nothing current was, then
+ * plays the video with its sound), `cancel()`. Events: `progress` (`detail`: `AvatarProgress`), `frame`
+ * (`detail`: a `Frame`, as each is decoded), `done` (`detail`: `{ video, file }`), `error` (`detail`: `{ error }`,
+ * a `FlapError` such as `InputError` naming the attribute, or an `AbortError`). Bad attributes are refused before
+ * any download.
+ *
+ * @example
+ * <script type="module" src="https://unpkg.com/flap-webgpu/dist/element.js"></script>
+ * <flap-avatar model="/models/flap-mini/" portrait="face.png" audio="hello.wav" controls='{"pose":{"offset":{"yaw":10}}}'></flap-avatar>
+ * <script>document.querySelector('flap-avatar').play();</script>
+ */
 export class FlapAvatar extends Base {
   static readonly observedAttributes = ATTRIBUTES;
 
@@ -118,7 +123,7 @@ export class FlapAvatar extends Base {
     this.run?.abort(new DOMException('cancelled', 'AbortError'));
   }
 
-  /** Generates the video of the current attributes; see the module comment for the events. */
+  /** Generates the video of the current attributes; see the class comment for the events. */
   async generate(): Promise<GeneratedVideo> {
     this.cancel();
     const run = new AbortController();

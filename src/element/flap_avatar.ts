@@ -53,8 +53,8 @@ const Base = (globalThis.HTMLElement ?? class {}) as typeof HTMLElement;
  * - `steps`, `seed`, `sampler`, `guidance`: sampling; `autoplay`: generate and play once in the page;
  * - `no-cache`: do not keep the model's files in the browser's Cache Storage.
  *
- * Methods: `generate()` (resolves to the `GeneratedVideo`), `play()` (generates when nothing current was, then
- * plays the video with its sound), `cancel()`. Events: `progress` (`detail`: `AvatarProgress`), `frame`
+ * Methods: `load()` (the model alone, e.g. while the user picks files), `generate()` (resolves to the
+ * `GeneratedVideo`), `play()` (generates when nothing current was, then plays the video with its sound), `cancel()`. Events: `progress` (`detail`: `AvatarProgress`), `frame`
  * (`detail`: a `Frame`, as each is decoded), `done` (`detail`: `{ video, file }`), `error` (`detail`: `{ error }`,
  * a `FlapError` such as `InputError` naming the attribute, or an `AbortError`). Bad attributes are refused before
  * any download.
@@ -72,7 +72,7 @@ export class FlapAvatar extends Base {
   /** The last generated video. */
   video: GeneratedVideo | undefined;
 
-  private loading: { promise: Promise<Flap>; signal: AbortSignal } | undefined;
+  private loading: { promise: Promise<Flap>; abort: AbortController } | undefined;
   private run: AbortController | undefined;
   private current = false;
   private url: string | undefined;
@@ -118,21 +118,38 @@ export class FlapAvatar extends Base {
     if (MODEL_ATTRIBUTES.includes(name)) this.dropModel();
   }
 
+  /**
+   * Loads the model of the current attributes (once; `generate()` does it when needed), with `progress` events:
+   * call it early to have the model ready, from the browser's cache after the first visit.
+   */
+  async load(): Promise<Flap> {
+    try {
+      return await this.model();
+    } catch (e) {
+      const error = e as Error;
+      this.setStatus(error instanceof FlapError ? `${error.code}: ${error.message}` : `${error.name}: ${error.message}`, error.name !== 'AbortError');
+      this.dispatchEvent(new CustomEvent('error', { detail: { error } }));
+      throw e;
+    }
+  }
+
   /** Stops a running load or generation (its promise rejects with an `AbortError`). */
   cancel(): void {
-    this.run?.abort(new DOMException('cancelled', 'AbortError'));
+    const reason = new DOMException('cancelled', 'AbortError');
+    this.run?.abort(reason);
+    if (!this.flap) this.loading?.abort.abort(reason);
   }
 
   /** Generates the video of the current attributes; see the class comment for the events. */
   async generate(): Promise<GeneratedVideo> {
-    this.cancel();
+    this.run?.abort(new DOMException('cancelled', 'AbortError'));
     const run = new AbortController();
     this.run = run;
     const { signal } = run;
     try {
       const request = this.request();
       this.setStatus('Loading the model…');
-      const flap = await this.model(signal);
+      const flap = await this.model();
       signal.throwIfAborted();
       this.setStatus('Reading the portrait and the speech…');
       const [image, audio] = await Promise.all([fetchBlob(request.portrait, 'portrait', signal), fetchBlob(request.audio, 'audio', signal)]);
@@ -234,16 +251,17 @@ export class FlapAvatar extends Base {
     return folder;
   }
 
-  /** The model, loading it once; a load cancelled with its run is started again by the next. */
-  private model(signal: AbortSignal): Promise<Flap> {
-    if (this.loading && (this.flap || !this.loading.signal.aborted)) return this.loading.promise;
+  /** The model, loading it once; a cancelled or failed load is started again by the next call. */
+  private model(): Promise<Flap> {
+    if (this.loading && !this.loading.abort.signal.aborted) return this.loading.promise;
     const source = this.modelSource();
+    const abort = new AbortController();
     const promise = loadFlap(source, {
-      signal,
+      signal: abort.signal,
       cache: !this.hasAttribute('no-cache'),
       onProgress: (p) => this.emitProgress({ stage: p.phase, fraction: p.total ? p.loaded / p.total : 0, fromCache: p.fromCache }),
     }).then((flap) => (this.flap = flap));
-    const loading = { promise, signal };
+    const loading = { promise, abort };
     this.loading = loading;
     promise.catch(() => {
       if (this.loading === loading) this.loading = undefined;
@@ -254,6 +272,7 @@ export class FlapAvatar extends Base {
   private dropModel(): void {
     const loading = this.loading;
     this.cancel();
+    loading?.abort.abort(new DOMException('the model changed', 'AbortError'));
     this.loading = undefined;
     this.flap = undefined;
     loading?.promise.then((flap) => flap.dispose(), () => undefined);

@@ -8,7 +8,7 @@
  * const video = await flap.generate({ image: portraitBytes, audio: wavBytes, controls: { pose: { offset: { yaw: 10 } } } });
  * const file = await encodeVideo(video);            // WebM with the original audio
  */
-import { CoefficientSequence } from './controls/layout';
+import { COEFFS, CoefficientSequence, Slices } from './controls/layout';
 import { applyControls, validateControls, type Controls } from './controls/controls';
 import { IDENTITY_6D } from './controls/rotation';
 import { InputError } from './errors';
@@ -124,9 +124,9 @@ export interface GeneratedVideo {
 
 /** A neutral, frontal reference: zero rotation and expression, eyes ahead and open. */
 export function neutralCoefficients(): Float32Array {
-  const c = new Float32Array(120);
-  c.set(IDENTITY_6D, 3);
-  c.set(IDENTITY_6D, 9);
+  const c = new Float32Array(COEFFS);
+  c.set(IDENTITY_6D, Slices.eyes.start);
+  c.set(IDENTITY_6D, Slices.eyes.start + 6);
   return c;
 }
 
@@ -224,8 +224,8 @@ export class Flap {
     if (req.seed !== undefined && !(Number.isSafeInteger(req.seed) && req.seed >= 0)) throw new InputError('seed', `must be a whole number >= 0 (got ${req.seed})`);
     const sampler = req.sampler ?? cfg.scheduler.default_sampler;
     if (sampler !== 'ddim' && sampler !== 'dpmpp_2m') throw new InputError('sampler', `unknown sampler ${String(sampler)}`);
-    if (req.referenceCoefficients && (req.referenceCoefficients.length !== 120 || !req.referenceCoefficients.every(Number.isFinite))) {
-      throw new InputError('referenceCoefficients', 'must be 120 finite numbers');
+    if (req.referenceCoefficients && (req.referenceCoefficients.length !== COEFFS || !req.referenceCoefficients.every(Number.isFinite))) {
+      throw new InputError('referenceCoefficients', `must be ${COEFFS} finite numbers`);
     }
     const [audio, image] = await Promise.all([prepareAudio(req.audio, cfg.video.sample_rate), prepareImage(req.image, cfg.video.width, cfg.video.height, req.faceBox)]);
     const frames = numFrames(cfg, audio.length);
@@ -299,7 +299,7 @@ export class Flap {
     const list = Array.isArray(images) ? images : [images];
     if (list.length === 0) throw new InputError('images', 'no image to estimate from');
     const batch = options.batch ?? 16;
-    const out = new Float32Array(list.length * 120);
+    const out = new Float32Array(list.length * COEFFS);
     const size = ESTIMATOR_SIZE;
     for (let start = 0; start < list.length; start += batch) {
       const part = list.slice(start, start + batch);
@@ -309,7 +309,7 @@ export class Flap {
       const raw = this.device.scope(() => estimator.forward(this.device.tensor([part.length, size, size, 3], 'f32', data))).keep();
       const values = await raw.read();
       raw.release();
-      out.set(toCoefficients(estimates(values)), start * 120);
+      out.set(toCoefficients(estimates(values)), start * COEFFS);
     }
     return new CoefficientSequence(out, this.config.video.fps);
   }

@@ -1,12 +1,8 @@
 //! params: OP, BROADCAST, WG
 // out = a OP b over a shape of rank <= 8. With BROADCAST, each operand is read through its own strides
 // (0 along broadcast dimensions); without, all three are contiguous and of one shape.
-{{PARAMS}}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+{{BINDINGS}}
+#include elementwise
 
 fn apply(x: f32, y: f32) -> f32 {
 #if OP == add
@@ -24,12 +20,7 @@ fn apply(x: f32, y: f32) -> f32 {
 #endif
 }
 
-@compute @workgroup_size({{WG}})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * {{WG}}u;
-  if (i >= params.count) {
-    return;
-  }
+fn item(i: u32) {
 #if BROADCAST
   var rest = i;
   var ia = 0u;

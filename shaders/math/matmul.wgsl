@@ -15,62 +15,8 @@
 #if SUBGROUPS
 enable subgroups;
 #endif
-{{PARAMS}}
-
-@group(0) @binding(0) var<uniform> params: Params;
-#if VEC_A
-@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
-#else
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-#endif
-#if B_F16
-#if VEC_B
-@group(0) @binding(2) var<storage, read> b: array<vec2<u32>>;
-#else
-@group(0) @binding(2) var<storage, read> b: array<u32>;
-#endif
-#else
-#if VEC_B
-@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
-#else
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-#endif
-#endif
-#if VEC_OUT
-#if BIAS
-@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
-#if RES
-@group(0) @binding(4) var<storage, read> res: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;
-#else
-@group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
-#endif
-#else
-#if RES
-@group(0) @binding(3) var<storage, read> res: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
-#else
-@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
-#endif
-#endif
-#else
-#if BIAS
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-#if RES
-@group(0) @binding(4) var<storage, read> res: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-#else
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-#endif
-#else
-#if RES
-@group(0) @binding(3) var<storage, read> res: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-#else
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-#endif
-#endif
-#endif
+{{BINDINGS}}
+#include activate
 
 // ---------------------------------------------------------------- operand access
 
@@ -275,28 +221,6 @@ fn batchBases(z: u32) -> vec2<u32> {
   return base;
 }
 
-fn erf(x: f32) -> f32 {
-  // Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, below f32 resolution of the GELU output.
-  let t = 1.0 / (1.0 + 0.3275911 * abs(x));
-  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-x * x);
-  return select(-y, y, x >= 0.0);
-}
-
-fn activate(x: vec4<f32>) -> vec4<f32> {
-#if ACT == silu
-  return x / (1.0 + exp(-x));
-#elif ACT == gelu
-  let u = x * 0.7071067811865476;
-  return 0.5 * x * (1.0 + vec4<f32>(erf(u.x), erf(u.y), erf(u.z), erf(u.w)));
-#elif ACT == gelu_tanh
-  // Clamped so tanh never sees a huge argument (some backends return NaN there).
-  let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), vec4<f32>(-15.0), vec4<f32>(15.0));
-  return 0.5 * x * (1.0 + tanh(u));
-#else
-  return x;
-#endif
-}
-
 // Applies bias, activation and residual to row m0+i of the block (columns n0..n0+3) and stores the first
 // `rows` rows that exist.
 fn store(z: u32, m0: u32, n0: u32, acc: mat4x4<f32>, rows: u32) {
@@ -313,7 +237,7 @@ fn store(z: u32, m0: u32, n0: u32, acc: mat4x4<f32>, rows: u32) {
 #if BIAS
     v += bias[n0 >> 2u];
 #endif
-    v = activate(v);
+    v = activate4(v);
 #if RES
     v += res[o];
 #endif
@@ -323,7 +247,7 @@ fn store(z: u32, m0: u32, n0: u32, acc: mat4x4<f32>, rows: u32) {
 #if BIAS
     v += vec4<f32>(bias[n0], bias[min(n0 + 1u, N - 1u)], bias[min(n0 + 2u, N - 1u)], bias[min(n0 + 3u, N - 1u)]);
 #endif
-    v = activate(v);
+    v = activate4(v);
     let o = obase + m * N + n0;
     for (var j = 0u; j < 4u; j++) {
       if (n0 + j < N) {

@@ -1,4 +1,4 @@
-//! params: VARIANT, D, DV, BK, WG, CONCAT, VEC, RQ
+//! params: VARIANT, D, DV, BK, WG, CONCAT, VEC, RQ, UNROLL_DV
 // Multi-head attention softmax(q k^T * scale) v in the online-softmax ("flash") form: each query row keeps a
 // running max `m`, a running sum `l` and an unnormalised accumulator, so no Lq x Lk score matrix is ever
 // stored. Keys come from one source (K1/V1 of length L1) or, with CONCAT, from two (then K2/V2 of length L2
@@ -7,11 +7,10 @@
 // Every operand is addressed through element strides (batch0, batch1, sequence, head) given as uniforms,
 // element c of head h of row i in batch (b0, b1) being at offset + b0*s.x + b1*s.y + i*s.z + h*s.w + c.
 //
-// Loops over the DV chunks of a head are written `//@unroll DV` ... `//@end DV` with the chunk index `$c`,
-// loops over the RQ query rows of a thread `//@unroll RQ` ... `//@end RQ` with `$r`: src/ops/nn/attention.ts
-// repeats the bodies with $c, $r = 0u, 1u, ... before rendering, so the state arrays are indexed by
-// constants and can live in registers (SwiftShader does not unroll loops itself, and dynamically indexed
-// private arrays go to memory).
+// Loops over the DV chunks of a head (`$c`) and the RQ query rows of a thread (`$r`) are `#for` blocks that
+// the template unrolls (rows always, chunks with UNROLL_DV), so the state arrays are indexed by constants and
+// can live in registers (SwiftShader does not unroll loops itself, and dynamically indexed private arrays go
+// to memory).
 //
 // Variants:
 //   rows     one thread per RQ query rows (each key chunk loaded once serves RQ rows); keys are streamed
@@ -24,26 +23,15 @@
 #if VARIANT == subgroup
 enable subgroups;
 #endif
-{{PARAMS}}
+{{BINDINGS}}
+#include index
 
-@group(0) @binding(0) var<uniform> params: Params;
 // VEC: D, every stride and every offset are multiples of 4, so all operands are read and written as vec4.
 #if VEC
 alias T = vec4<f32>;
 #else
 alias T = f32;
 #endif
-@group(0) @binding(1) var<storage, read> q: array<T>;
-@group(0) @binding(2) var<storage, read> k1: array<T>;
-@group(0) @binding(3) var<storage, read> v1: array<T>;
-#if CONCAT
-@group(0) @binding(4) var<storage, read> k2: array<T>;
-@group(0) @binding(5) var<storage, read> v2: array<T>;
-@group(0) @binding(6) var<storage, read_write> out: array<T>;
-#else
-@group(0) @binding(4) var<storage, read_write> out: array<T>;
-#endif
-
 const D: u32 = {{D}}u;
 const DV: u32 = {{DV}}u;
 // Masked scores: finite, so exp(MASKED - m) is 0 without an inf - inf.
@@ -156,26 +144,26 @@ fn online_block(s: vec4<f32>, r: u32) -> vec4<f32> {
   m[r] = mb;
   let p = exp(s - vec4<f32>(mb));
   l[r] = l[r] * corr + (p.x + p.y + p.z + p.w);
-  //@unroll DV
+  #for $c < DV unroll UNROLL_DV
     acc[r * DV + $c] = acc[r * DV + $c] * corr;
-  //@end DV
+  #endfor
   return p;
 }
 
 fn reset_state() {
-  //@unroll RQ
+  #for $r < RQ unroll
     m[$r] = MASKED;
     l[$r] = 0.0;
-    //@unroll DV
+    #for $c < DV unroll UNROLL_DV
       acc[$r * DV + $c] = vec4<f32>(0.0);
-    //@end DV
-  //@end RQ
+    #endfor
+  #endfor
 }
 
 fn load_query(base: u32, r: u32) {
-  //@unroll DV
+  #for $c < DV unroll UNROLL_DV
     qv[r * DV + $c] = ld_q(base, $c) * params.scale;
-  //@end DV
+  #endfor
 }
 
 // Folds keys 4*blk .. 4*blk+3 of source `src` (out-of-range keys masked) into the state of every row.
@@ -188,29 +176,29 @@ fn stream_block(src: u32, kbase: u32, vbase: u32, blk: u32) {
   let j = min(vec4<u32>(j0, j0 + 1u, j0 + 2u, j0 + 3u), vec4<u32>(len - 1u));
   let valid = vec4<u32>(j0, j0 + 1u, j0 + 2u, j0 + 3u) < vec4<u32>(len);
   var s: array<vec4<f32>, RQ>;
-  //@unroll DV
+  #for $c < DV unroll UNROLL_DV
     let kk0 = ld_k(src, kbase + j.x * ks, $c);
     let kk1 = ld_k(src, kbase + j.y * ks, $c);
     let kk2 = ld_k(src, kbase + j.z * ks, $c);
     let kk3 = ld_k(src, kbase + j.w * ks, $c);
-    //@unroll RQ
+    #for $r < RQ unroll
       let qc = qv[$r * DV + $c];
       s[$r] += vec4<f32>(dot(qc, kk0), dot(qc, kk1), dot(qc, kk2), dot(qc, kk3));
-    //@end RQ
-  //@end DV
+    #endfor
+  #endfor
   var p: array<vec4<f32>, RQ>;
-  //@unroll RQ
+  #for $r < RQ unroll
     p[$r] = online_block(select(vec4<f32>(MASKED), s[$r], valid), $r);
-  //@end RQ
-  //@unroll DV
+  #endfor
+  #for $c < DV unroll UNROLL_DV
     let vv0 = ld_v(src, vbase + j.x * vs, $c);
     let vv1 = ld_v(src, vbase + j.y * vs, $c);
     let vv2 = ld_v(src, vbase + j.z * vs, $c);
     let vv3 = ld_v(src, vbase + j.w * vs, $c);
-    //@unroll RQ
+    #for $r < RQ unroll
       acc[$r * DV + $c] += p[$r].x * vv0 + p[$r].y * vv1 + p[$r].z * vv2 + p[$r].w * vv3;
-    //@end RQ
-  //@end DV
+    #endfor
+  #endfor
 }
 
 // Offsets (elements): offsets[0] = (q, k1, v1, out), offsets[1] = (k2, v2, -, -).
@@ -236,9 +224,9 @@ fn store_chunk(base: u32, c: u32, r: vec4<f32>) {
 
 fn store_row(base: u32, r: u32) {
   let inv = 1.0 / l[r];
-  //@unroll DV
+  #for $c < DV unroll UNROLL_DV
     store_chunk(base, $c, acc[r * DV + $c] * inv);
-  //@end DV
+  #endfor
 }
 
 #if CONCAT
@@ -260,7 +248,7 @@ fn decode(r: u32) -> vec4<u32> {
 @compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   // Thread t takes rows i0 .. i0 + RQ - 1 of head-batch t / qblocks.
-  let t = gid.x + gid.y * groups.x * {{WG}}u;
+  let t = flat_index(gid, groups);
   let lq = params.dims.w;
   let qblocks = (lq + RQ - 1u) / RQ;
   if (t >= qblocks * (params.rows / lq)) {
@@ -269,9 +257,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let id = decode((t / qblocks) * lq);
   let i0 = (t % qblocks) * RQ;
   let qbase = base_of(params.q_strides, params.offsets[0].x, id.x, id.y, id.z);
-  //@unroll RQ
+  #for $r < RQ unroll
     load_query(qbase + min(i0 + $r, lq - 1u) * params.q_strides.z, $r);
-  //@end RQ
+  #endfor
   reset_state();
   for (var src = 0u; src < NSRC; src++) {
     let kbase = base_of(k_strides(src), k_offset(src), id.x, id.y, id.z);
@@ -280,11 +268,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     for (var blk = 0u; blk < blocks; blk++) { stream_block(src, kbase, vbase, blk); }
   }
   let obase = base_of(params.o_strides, params.offsets[0].w, id.x, id.y, id.z);
-  //@unroll RQ
+  #for $r < RQ unroll
     if (i0 + $r < lq) {
       store_row(obase + (i0 + $r) * params.o_strides.z, $r);
     }
-  //@end RQ
+  #endfor
 }
 #endif
 
@@ -319,12 +307,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
   let f = exp(m[0] - mall);
   let lall = subgroupAdd(l[0] * f);
   let obase = base_of(params.o_strides, params.offsets[0].w, id.x, id.y, id.z) + id.w * params.o_strides.z;
-  //@unroll DV
+  #for $c < DV unroll UNROLL_DV
     let a = subgroupAdd(acc[$c] * f) / lall;
     if ($c % {{WG}}u == lane) {
       store_chunk(obase, $c, a);
     }
-  //@end DV
+  #endfor
 }
 #endif
 
@@ -375,16 +363,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
       let n = min(BK, len - j0);
       for (var jj = 0u; jj < n; jj += 4u) {
         var s = vec4<f32>(0.0);
-        //@unroll DV
+        #for $c < DV unroll UNROLL_DV
           let qc = qv[$c];
           s += vec4<f32>(dot(qc, kt[jj * DV + $c]), dot(qc, kt[(jj + 1u) * DV + $c]),
                          dot(qc, kt[(jj + 2u) * DV + $c]), dot(qc, kt[(jj + 3u) * DV + $c]));
-        //@end DV
+        #endfor
         s = select(vec4<f32>(MASKED), s, vec4<u32>(jj, jj + 1u, jj + 2u, jj + 3u) < vec4<u32>(n));
         let p = online_block(s, 0u);
-        //@unroll DV
+        #for $c < DV unroll UNROLL_DV
           acc[$c] += p.x * vt[jj * DV + $c] + p.y * vt[(jj + 1u) * DV + $c] + p.z * vt[(jj + 2u) * DV + $c] + p.w * vt[(jj + 3u) * DV + $c];
-        //@end DV
+        #endfor
       }
     }
   }

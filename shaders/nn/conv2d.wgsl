@@ -7,7 +7,9 @@
 // the loop (half the weight memory and traffic). Padding is given per side (top, left; bottom and right follow from
 // the output size), so the VAE's (0, 1, 0, 1) padding needs no copy. Epilogue: + bias (shared [Cout], or per image [N, Cout] when
 // bias_stride = Cout: a ResNet's time embedding rides in it), activation, + residual.
-{{PARAMS}}
+{{BINDINGS}}
+#include activate
+#include index
 
 #if VEC
 alias XT = vec4<f32>;
@@ -15,34 +17,6 @@ const STEP = 4u;
 #else
 alias XT = f32;
 const STEP = 1u;
-#endif
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<XT>;
-#if W16
-#if VEC
-@group(0) @binding(2) var<storage, read> w: array<vec2<u32>>;
-#else
-@group(0) @binding(2) var<storage, read> w: array<u32>;
-#endif
-#else
-@group(0) @binding(2) var<storage, read> w: array<XT>;
-#endif
-#if BIAS
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-#if RESIDUAL
-@group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-#else
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-#endif
-#else
-#if RESIDUAL
-@group(0) @binding(3) var<storage, read> residual: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-#else
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-#endif
 #endif
 
 // The weight at index i, in XT units.
@@ -68,28 +42,9 @@ fn mac(a: XT, b: XT) -> f32 {
 #endif
 }
 
-fn erf_approx(v: f32) -> f32 {
-  // Abramowitz & Stegun 7.1.26: |error| < 1.5e-7.
-  let t = 1.0 / (1.0 + 0.3275911 * abs(v));
-  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-v * v);
-  return select(-y, y, v >= 0.0);
-}
-
-fn activate(v: f32) -> f32 {
-#if ACT == silu
-  return v / (1.0 + exp(-v));
-#elif ACT == gelu
-  return 0.5 * v * (1.0 + erf_approx(v * 0.7071067811865476));
-#elif ACT == relu
-  return max(v, 0.0);
-#else
-  return v;
-#endif
-}
-
 @compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let t = gid.x + gid.y * groups.x * {{WG}}u;
+  let t = flat_index(gid, groups);
   let blocks = params.cout / {{CO}}u; // CO divides Cout/groups (the host chooses it so)
   let row_groups = (params.out_w + {{PX}}u - 1u) / {{PX}}u;
   let rows = params.pixels / params.out_w;

@@ -3,13 +3,8 @@
 // (channels last), i.e. pixels × group_size values at x[row, p, g·group_size + j]. Layer-norm is pixels = 1,
 // one group of all C channels. Statistics in f32, two passes (a shifted mean, then the mean squared
 // deviation), so inputs with a large mean keep their precision. Then the per-channel affine and, with SILU, x·sigmoid(x).
-{{PARAMS}}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+{{BINDINGS}}
+#include activation
 
 var<workgroup> partial: array<f32, {{WG}}>;
 
@@ -61,7 +56,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
     let c = g * params.group_size + e % params.group_size;
     var y = (x[i] - mean) * inv * weight[c] + bias[c];
 #if SILU
-    y = y / (1.0 + exp(-y));
+    y = silu(y);
 #endif
     out[i] = y;
   }

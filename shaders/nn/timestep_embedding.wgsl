@@ -6,12 +6,9 @@
 // sin and cos are our own: a Cody–Waite reduction to [−π/4, π/4] (π/2 split in a high and a low part) and
 // Taylor polynomials there (error < 2e-9), because WGSL only asks 2^-11 of the built-ins and SwiftShader's are
 // about that coarse.
-{{PARAMS}}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> timesteps: array<f32>;
-@group(0) @binding(2) var<storage, read> freqs: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// One item per (timestep, frequency): `count` = timesteps · half.
+{{BINDINGS}}
+#include elementwise
 
 const PIO2_HI = 1.5703125;                 // 201/128: few significant bits, so q · PIO2_HI is exact in f32
 const PIO2_LO = 0.000483826794896619231;   // π/2 − PIO2_HI
@@ -32,13 +29,8 @@ fn sincos(a: f32) -> vec2<f32> {
   }
 }
 
-@compute @workgroup_size({{WG}})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * {{WG}}u;
+fn item(i: u32) {
   let half = params.dim / 2u;
-  if (i >= params.count * half) {
-    return;
-  }
   let row = i / half;
   let j = i % half;
   let arg = timesteps[row] * freqs[j];

@@ -3,18 +3,10 @@
 // b|a; rows `row_words` apart; `frames` images of `size · ss` rows stacked), into a tensor [frames, size,
 // size, 3] channels last, box-filtering each ss × ss block: weights-tools/flap_ref/guide.py renders at
 // size · ss and average-pools the same way.
-{{PARAMS}}
+{{BINDINGS}}
+#include elementwise
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> texels: array<u32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-
-@compute @workgroup_size({{WG}})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * {{WG}}u;
-  if (i >= params.count) {
-    return;
-  }
+fn item(i: u32) {
   let x = i % params.size;
   let y = (i / params.size) % params.size;
   let frame = i / (params.size * params.size);

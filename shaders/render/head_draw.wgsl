@@ -2,16 +2,12 @@
 // down −z, per-vertex (Gouraud) Lambert + ambient shading with the light in camera space, back faces culled,
 // over a two-colour linear gradient background. Entry points: background (a full-screen triangle) and mesh.
 
-struct View {
-  light: vec4<f32>,          // xyz: direction
-  bg_from: vec4<f32>,
-  bg_to: vec4<f32>,
-  // x: focal length in NDC units (2 F / size), y: CAM_Y, z: CAM_D, w: background angle
-  camera: vec4<f32>,
-  shading: vec4<f32>,        // x: ambient, y: diffuse
-}
+// The view uniform, struct Params (src/render/head.ts, headViewUniforms): light xyz (direction); the two
+// background colours; camera x: focal length in NDC units (2 F / size), y: CAM_Y, z: CAM_D, w: background
+// angle; shading x: ambient, y: diffuse.
+{{VIEW}}
 
-@group(0) @binding(0) var<uniform> view: View;
+@group(0) @binding(0) var<uniform> view: Params;
 @group(0) @binding(1) var<storage, read> posed: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> normals: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> colour: array<f32>;        // [N, 3]

@@ -10,30 +10,10 @@
 // DDIM (eta 0) is cx = c1 = 0, c0 = sqrt(a_prev), ce = sqrt(1 - a_prev); DPM-Solver++(2M) is ce = 0 with
 // cx = sigma_t / sigma_s and c0, c1 from the log-SNR steps. GUIDANCE `pair`: the model output is one batch-2
 // tensor, the conditional half first, then the unconditional half (`count` elements each).
-{{PARAMS}}
+{{BINDINGS}}
+#include elementwise
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> eps_c: array<f32>;
-#if GUIDANCE == two
-@group(0) @binding(3) var<storage, read> eps_u: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-#if HISTORY
-@group(0) @binding(5) var<storage, read_write> x0_prev: array<f32>;
-#endif
-#else
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-#if HISTORY
-@group(0) @binding(4) var<storage, read_write> x0_prev: array<f32>;
-#endif
-#endif
-
-@compute @workgroup_size({{WG}})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * {{WG}}u;
-  if (i >= params.count) {
-    return;
-  }
+fn item(i: u32) {
   let c = eps_c[i];
 #if GUIDANCE == pair
   let u = eps_c[i + params.count];

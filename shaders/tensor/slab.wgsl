@@ -2,18 +2,10 @@
 // Copies a slab along one axis: with both tensors viewed as [outer, axis, inner],
 // out[o, out_start + j, i] = x[o, in_start + j, i] for j < length. Concatenation writes each input at its
 // offset; slicing reads a range.
-{{PARAMS}}
+{{BINDINGS}}
+#include elementwise
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-
-@compute @workgroup_size({{WG}})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let e = gid.x + gid.y * groups.x * {{WG}}u;
-  if (e >= params.count) {
-    return;
-  }
+fn item(e: u32) {
   let i = e % params.inner;
   let rest = e / params.inner;
   let j = rest % params.length;

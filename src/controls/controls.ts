@@ -5,7 +5,7 @@
  * external → pose → gaze → blinks → expression. All angles are in degrees, all times in seconds.
  */
 import { InputError } from '../errors';
-import { CoefficientSequence, Slices } from './layout';
+import { COEFFS, CoefficientSequence, Slices } from './layout';
 import { monotoneCubic } from './interpolate';
 import { axisAngleToEuler, eulerToAxisAngle, eulerToMatrix, matrixTo6d } from './rotation';
 
@@ -162,7 +162,7 @@ export function validateControls(c: Controls, frames: number): void {
     if (s.frames < 1) throw new InputError('external.sequence', 'is empty');
     if (s.frames < frames && extend === 'error') throw new InputError('external.sequence', `has ${s.frames} frames, the video needs ${frames} (or set extend: 'loop')`);
     for (let i = 0; i < s.data.length; i++) {
-      if (!Number.isFinite(s.data[i]!)) throw new InputError('external.sequence', `value ${i} (frame ${Math.floor(i / 120)}) is not finite`);
+      if (!Number.isFinite(s.data[i]!)) throw new InputError('external.sequence', `value ${i} (frame ${Math.floor(i / COEFFS)}) is not finite`);
     }
     if (c.external.weight !== undefined) finite('external.weight', c.external.weight, 0, 1);
   }
@@ -235,8 +235,8 @@ export function applyControls(base: CoefficientSequence, controls: Controls = {}
     const { sequence, mode = 'replace', weight = 1 } = controls.external;
     const w = mode === 'replace' ? 1 : weight;
     for (let f = 0; f < frames; f++) {
-      const src = pingPong(f, sequence.frames) * 120;
-      for (let i = 0; i < 120; i++) out.data[f * 120 + i] = (1 - w) * out.data[f * 120 + i]! + w * sequence.data[src + i]!;
+      const src = pingPong(f, sequence.frames) * COEFFS;
+      for (let i = 0; i < COEFFS; i++) out.data[f * COEFFS + i] = (1 - w) * out.data[f * COEFFS + i]! + w * sequence.data[src + i]!;
     }
   }
 

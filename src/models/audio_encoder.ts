@@ -94,7 +94,7 @@ export class WeightNormConv1d extends Module {
   }
 
   /** Folds the weight norm once (on the CPU: reads g and v back) and prepares the convolution. */
-  async fold(device: FlapDevice): Promise<void> {
+  protected override async prepare(device: FlapDevice): Promise<void> {
     const [g, v] = [await this.weight_g.tensor.read(), await this.weight_v.tensor.read()];
     const k = this.kernel;
     const norms = new Float64Array(k);
@@ -107,7 +107,7 @@ export class WeightNormConv1d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    if (!this.folded) throw new ShapeError('positional conv used before its weight norm was folded (call prepare after loading)');
+    if (!this.folded) throw new ShapeError('positional conv used before its weight norm was folded (load it with loadModuleWeights, which prepares every module)');
     return x.device.scope(() => {
       const y = conv1d(x, this.folded!, this.bias.tensor, { padding: Math.floor(this.kernel / 2), groups: this.groups, activation: 'gelu' });
       // SamePad: an even kernel gives one frame too many; the last one goes.
@@ -229,10 +229,6 @@ export class AudioEncoder extends Module {
     this.feature_projection = new FeatureProjection(config);
     this.masked_spec_embed = new Parameter([config.hidden_size]);
     this.encoder = new Encoder(config);
-  }
-
-  async prepare(device: FlapDevice): Promise<void> {
-    await this.encoder.pos_conv_embed.conv.fold(device);
   }
 
   /**

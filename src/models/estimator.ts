@@ -5,6 +5,7 @@
  * (conv stride 2 · GroupNorm · SiLU · conv · SiLU, indices 5i … 5i+4); `head` reads the flattened last map in
  * torch's channel-major order. Images channels last, [N, 128, 128, 3] in [-1, 1].
  */
+import { COEFFS, Slices } from '../controls/layout';
 import { ShapeError } from '../errors';
 import { permute } from '../ops/tensor/permute';
 import type { Tensor } from '../runtime/tensor';
@@ -63,17 +64,17 @@ export function estimates(raw: Float32Array): Float32Array {
  */
 export function toCoefficients(est: Float32Array): Float32Array {
   const n = est.length / ESTIMATES.length;
-  const out = new Float32Array(n * 120);
+  const out = new Float32Array(n * COEFFS);
   for (let i = 0; i < n; i++) {
     const e = est.subarray(i * ESTIMATES.length, (i + 1) * ESTIMATES.length);
-    const row = out.subarray(i * 120, (i + 1) * 120);
-    row.set(eulerToAxisAngle(e[0]!, e[1]!, e[2]!), 0);
-    row.set(IDENTITY_6D, 3);
-    row.set(IDENTITY_6D, 9);
-    row[15] = e[3]!;
-    row[18] = Math.min(1, Math.max(0, e[4]!));
-    row[19] = Math.min(1, Math.max(0, e[5]!));
-    row.set(e.subarray(6), 20);
+    const row = out.subarray(i * COEFFS, (i + 1) * COEFFS);
+    row.set(eulerToAxisAngle(e[0]!, e[1]!, e[2]!), Slices.global_rot.start);
+    row.set(IDENTITY_6D, Slices.eyes.start);
+    row.set(IDENTITY_6D, Slices.eyes.start + 6);
+    row[Slices.jaw.start] = e[3]!;
+    row[Slices.eyelids.start] = Math.min(1, Math.max(0, e[4]!));
+    row[Slices.eyelids.start + 1] = Math.min(1, Math.max(0, e[5]!));
+    row.set(e.subarray(6), Slices.expression.start);
   }
   return out;
 }

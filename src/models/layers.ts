@@ -4,8 +4,9 @@
  * f32, matmul reads both); convolutions are re-laid once by `prepare()` after loading (ops/nn/conv2d.ts).
  */
 import { ShapeError } from '../errors';
-import { linear, type Activation } from '../ops/math/matmul';
-import { conv1d, conv2d, prepareConvWeight, type ConvActivation, type Conv2dOptions, type ConvWeight } from '../ops/nn/conv2d';
+import type { Activation } from '../ops/activation';
+import { linear } from '../ops/math/matmul';
+import { conv1d, conv2d, prepareConvWeight, type Conv2dOptions, type ConvWeight } from '../ops/nn/conv2d';
 import { groupNorm, layerNorm } from '../ops/nn/norm';
 import type { Tensor } from '../runtime/tensor';
 import { Module, Parameter } from './module';
@@ -47,7 +48,7 @@ export class Conv2d extends Module {
    * Re-lays the loaded weight for the kernel. A k×k weight's original layout is then dropped (the re-laid copy
    * is all the kernel reads), so conv weights are held once; a 1×1 weight is used as it is.
    */
-  prepare(): void {
+  override prepare(): void {
     if (this.prepared && !this.weight.loaded) return; // prepared already, the original dropped
     const weight = this.weight.tensor;
     this.prepared?.weight.release();
@@ -56,7 +57,7 @@ export class Conv2d extends Module {
   }
 
   /** x [N, H, W, Cin] → act(conv + b) + residual, [N, OH, OW, Cout]; `bias` ([Cout] or [N, Cout]) replaces b. */
-  forward(x: Tensor, options: { activation?: ConvActivation; residual?: Tensor; bias?: Tensor } = {}): Tensor {
+  forward(x: Tensor, options: { activation?: Activation; residual?: Tensor; bias?: Tensor } = {}): Tensor {
     if (!this.prepared) this.prepare();
     const { bias = this.bias?.tensor, ...rest } = options;
     return conv2d(x, this.prepared!, bias, { ...this.options, ...rest });
@@ -86,14 +87,14 @@ export class Conv1d extends Module {
     if (bias) this.bias = new Parameter([outChannels]);
   }
 
-  /** Prepares from the loaded weight, or from `weight` when given (weight-norm folding). */
-  prepare(weight: Tensor = this.weight.tensor): void {
+  /** Re-lays the loaded weight for the kernel. */
+  override prepare(): void {
     this.prepared?.weight.release();
-    this.prepared = prepareConvWeight(weight);
+    this.prepared = prepareConvWeight(this.weight.tensor);
   }
 
   /** x [N, L, Cin] → [N, OL, Cout]. */
-  forward(x: Tensor, options: { activation?: ConvActivation } = {}): Tensor {
+  forward(x: Tensor, options: { activation?: Activation } = {}): Tensor {
     if (!this.prepared) this.prepare();
     return conv1d(x, this.prepared!, this.bias?.tensor, { ...this.options, ...options });
   }

@@ -2,8 +2,9 @@
  * Loading safetensors weights into any Module (or a sub-tree of a larger checkpoint, by prefix): the tensor
  * table is checked against the module's parameters (names and shapes, strictly, every problem named) before
  * anything is uploaded; then 1-D parameters (norms, biases) are widened to f32, linear weights stay as stored
- * (f16 stays f16 unless `keepF16: false`), and every Conv2d/Conv1d re-lays its weight once (`prepare()`).
- * On any error nothing stays allocated. From a stream (which cannot seek) the whole file is uploaded and checked
+ * (f16 stays f16 unless `keepF16: false`), and every module derives what it needs from them once
+ * (`Module.prepareAll`: re-laid convolutions, folded weight norms, tables). The one loader of the library, its
+ * command line and its tests. On any error nothing stays allocated. From a stream (which cannot seek) the whole file is uploaded and checked
  * afterwards; from bytes, a ByteSource or a reader only the prefix's tensors are read, after the check.
  */
 import { cast } from '../ops/tensor/cast';
@@ -12,7 +13,6 @@ import type { Tensor } from '../runtime/tensor';
 import { loadToDevice, type WeightInput } from '../weights/load';
 import { bufferSource, SafetensorsReader, type Progress } from '../weights/safetensors';
 import { ShardedReader } from '../weights/sharded';
-import { Conv1d, Conv2d } from './layers';
 import { assignStateDict, checkStateDict, type Module } from './module';
 
 export interface LoadModuleOptions {
@@ -70,7 +70,7 @@ export async function loadModuleWeights(device: FlapDevice, module: Module, weig
       } else owned.set(name, t);
     }
     assignStateDict(module, owned);
-    for (const m of module.modules()) if (m instanceof Conv2d || m instanceof Conv1d) m.prepare();
+    await module.prepareAll(device);
   } catch (e) {
     for (const t of [...tensors.values(), ...owned.values()]) t.release();
     module.release();

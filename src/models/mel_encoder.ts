@@ -52,7 +52,7 @@ export class MelEncoder extends Module {
   }
 
   /** Uploads the DFT basis and filter bank (as linear weights [out, in]). */
-  async prepare(device: FlapDevice): Promise<void> {
+  override async prepare(device: FlapDevice): Promise<void> {
     this.releaseTables();
     const { win_length: win, n_fft: nFft, n_mels: mels } = this.config;
     const bins = nFft / 2 + 1;

@@ -1,16 +1,12 @@
 /**
  * The whole FLAP model (weights-tools/flap_ref/model.py): one safetensors file holds every part under its
  * prefix (`audio_encoder.`, `audio2flame.`, `coeff_encoder.`, `reference_net.`, `unet.`, `autoencoder.`,
- * `preview_autoencoder.`, `estimator.`). Loading checks every name and shape against the model before anything is kept,
- * widens 1-D parameters (norms, biases) to f32, keeps linear weights as stored (f16 stays f16), re-lays the
- * convolutions and folds wav2vec2's weight norm.
+ * `preview_autoencoder.`, `estimator.`). It loads through `loadModuleWeights` (./load.ts), as every module does.
  */
 import { tuneMatmul, type MatmulShape } from '../ops/math/matmul';
-import { cast } from '../ops/tensor/cast';
 import type { FlapDevice } from '../runtime/device';
-import type { Tensor } from '../runtime/tensor';
 import type { Progress } from '../weights/safetensors';
-import { loadToDevice, type WeightInput } from '../weights/load';
+import type { WeightInput } from '../weights/load';
 import { Audio2Flame } from './audio2flame';
 import { AudioEncoder } from './audio_encoder';
 import { MelEncoder } from './mel_encoder';
@@ -19,9 +15,8 @@ import { TinyAutoencoder } from './autoencoder_tiny';
 import { CoeffEncoder } from './coeff_encoder';
 import type { AutoencoderConfig, FlapConfig } from './config';
 import { Estimator } from './estimator';
-import { Conv1d, Conv2d } from './layers';
-import { assignStateDict, checkStateDict, Module } from './module';
-import { TemporalAttention } from './motion_module';
+import { loadModuleWeights } from './load';
+import { Module } from './module';
 import { ReferenceNet } from './reference_net';
 import { UNet } from './unet';
 
@@ -88,25 +83,10 @@ export class FlapModel extends Module {
   }
 
   async loadWeights(device: FlapDevice, weights: WeightInput, options: LoadModelOptions = {}): Promise<void> {
-    const tensors = await loadToDevice(device, weights, { keepF16: options.keepF16 ?? true, onProgress: options.onProgress });
-    const owned = new Map<string, Tensor>();
+    await loadModuleWeights(device, this, weights, { keepF16: options.keepF16, onProgress: options.onProgress });
     try {
-      checkStateDict(this, new Map([...tensors].map(([name, t]) => [name, { shape: t.shape, dtype: t.dtype }])));
-      for (const [name, t] of tensors) {
-        if (t.rank === 1 && t.dtype === 'f16') {
-          owned.set(name, cast(t, 'f32').keep());
-          t.release();
-        } else owned.set(name, t);
-      }
-      assignStateDict(this, owned);
-      for (const m of this.modules()) {
-        if (m instanceof Conv2d || m instanceof Conv1d) m.prepare();
-        else if (m instanceof TemporalAttention) m.prepare(device);
-      }
-      await this.audio_encoder.prepare(device);
       if (options.autotune ?? !device.info.isCpuBacked) await tuneMatmul(device, tuningShapes(this.config, options.keepF16 ?? true));
     } catch (e) {
-      for (const t of [...tensors.values(), ...owned.values()]) t.release();
       this.release();
       throw e;
     }

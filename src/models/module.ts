@@ -6,6 +6,7 @@
  * reference's snake_case spelling verbatim for that reason.
  */
 import { FlapError } from '../errors';
+import type { FlapDevice } from '../runtime/device';
 import type { DType, Tensor } from '../runtime/tensor';
 
 /** A weight slot: the shape the config implies, filled by `loadStateDict`. */
@@ -50,6 +51,18 @@ export abstract class Module {
     for (const value of Object.values(this)) {
       for (const v of Array.isArray(value) ? value : [value]) if (v instanceof Module) yield* v.modules();
     }
+  }
+
+  /**
+   * Derives, once the weights are in, what this module itself needs from them (re-laid convolutions, a folded
+   * weight norm, constant tables), not its children's. The loader walks every module (`prepareAll`), as
+   * `release` walks `dispose`.
+   */
+  protected prepare(_device: FlapDevice): void | Promise<void> {}
+
+  /** Prepares this module and every module under it; the weight loader calls it after assigning the weights. */
+  async prepareAll(device: FlapDevice): Promise<void> {
+    for (const m of this.modules()) await m.prepare(device);
   }
 
   /** Releases every loaded weight and whatever each module derived from them (prepared weights, tables). */

@@ -21,7 +21,7 @@ export class TemporalAttention extends Attention {
   }
 
   /** Uploads the frame-position table once (at load, so generation allocates nothing that outlives it). */
-  prepare(device: FlapDevice): void {
+  override prepare(device: FlapDevice): void {
     this.positions ??= device.tensor([this.maxFrames, 1, this.dim], 'f32', interleavedPositions(this.maxFrames, this.dim)).keep();
   }
 

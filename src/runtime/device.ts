@@ -179,7 +179,7 @@ export class FlapDevice {
   private destroyed = false;
   private readonly errors: Error[] = [];
   private profiler: Profiler | undefined;
-  private readonly owned = new Map<GPUBuffer | GPUTexture, number>();
+  private readonly owned = new Map<GPUBuffer | GPUTexture | GPUQuerySet, number>();
 
   private readonly uniformBuffer: GPUBuffer;
   private readonly uniformData = new ArrayBuffer(UNIFORM_ARENA_BYTES);
@@ -193,7 +193,7 @@ export class FlapDevice {
   ) {
     this.pool = new BufferPool(gpu, this.stats, info.limits.maxBufferSize);
     this.pipelines = new PipelineCache(gpu, this.stats, (e) => this.errors.push(e));
-    this.uniformBuffer = gpu.createBuffer({
+    this.uniformBuffer = this.createBuffer({
       label: `${label}:uniforms`,
       size: UNIFORM_ARENA_BYTES,
       usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
@@ -258,7 +258,7 @@ export class FlapDevice {
     t.assertAlive('read');
     this.flush();
     const size = t.bindingSize;
-    const staging = this.gpu.createBuffer({ label: 'readback', size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const staging = this.createBuffer({ label: 'readback', size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
     const encoder = this.gpu.createCommandEncoder({ label: 'readback' });
     encoder.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, size);
     this.gpu.queue.submit([encoder.finish()]);
@@ -267,14 +267,14 @@ export class FlapDevice {
     try {
       await staging.mapAsync(MapMode.READ);
     } catch (cause) {
-      staging.destroy();
+      this.destroyResource(staging);
       await this.settleLoss();
       this.assertUsable('read');
       throw new GpuValidationError('read', cause instanceof Error ? cause.message : String(cause));
     }
     const copy = staging.getMappedRange().slice(0);
     staging.unmap();
-    staging.destroy();
+    this.destroyResource(staging);
     this.stats.readbacks++;
     this.throwPendingErrors();
     return t.dtype === 'f32' ? new Float32Array(copy, 0, t.size) : f16ArrayToF32(new Uint16Array(copy, 0, t.size));
@@ -347,8 +347,8 @@ export class FlapDevice {
   run<U extends Record<string, UniformType>>(def: KernelDef<U>, spec: Spec, args: RunArgs<U>): void {
     const kernel = this.pipelines.get(def, spec);
     this.assertUsable(kernel.key);
-    if (args.inputs.length !== def.inputs || args.outputs.length !== def.outputs) {
-      throw new LimitExceededError(`${kernel.key}: expects ${def.inputs} inputs and ${def.outputs} outputs`);
+    if (args.inputs.length !== kernel.inputs || args.outputs.length !== kernel.outputs) {
+      throw new LimitExceededError(`${kernel.key}: expects ${kernel.inputs} inputs and ${kernel.outputs} outputs`);
     }
     const [x, y = 1, z = 1] = args.workgroups;
     const maxGroups = this.info.limits.maxComputeWorkgroupsPerDimension;
@@ -417,8 +417,9 @@ export class FlapDevice {
   }
 
   /**
-   * A GPU buffer or texture outside the pool (a renderer's meshes, uniforms and targets), counted in the
-   * statistics like pooled memory until `destroyResource` frees it.
+   * A GPU buffer or texture outside the pool (uniforms, readback staging, a renderer's index buffer and
+   * targets), counted in the statistics like pooled memory until `destroyResource` frees it. Every GPU
+   * allocation of the runtime goes through the pool or these.
    */
   createBuffer(descriptor: GPUBufferDescriptor): GPUBuffer {
     this.assertUsable('createBuffer');
@@ -435,7 +436,15 @@ export class FlapDevice {
     return texture;
   }
 
-  destroyResource(resource: GPUBuffer | GPUTexture): void {
+  /** See `createBuffer`: a query set (8 bytes a query). */
+  createQuerySet(descriptor: GPUQuerySetDescriptor): GPUQuerySet {
+    this.assertUsable('createQuerySet');
+    const set = this.gpu.createQuerySet(descriptor);
+    this.own(set, 8 * descriptor.count);
+    return set;
+  }
+
+  destroyResource(resource: GPUBuffer | GPUTexture | GPUQuerySet): void {
     const bytes = this.owned.get(resource);
     if (bytes === undefined) throw new Error('destroyResource: not created by this device');
     this.owned.delete(resource);
@@ -444,7 +453,7 @@ export class FlapDevice {
     resource.destroy();
   }
 
-  private own(resource: GPUBuffer | GPUTexture, bytes: number): void {
+  private own(resource: GPUBuffer | GPUTexture | GPUQuerySet, bytes: number): void {
     this.owned.set(resource, bytes);
     this.stats.buffersCreated++;
     this.stats.bytesAllocated += bytes;
@@ -488,7 +497,7 @@ export class FlapDevice {
   async profile<T>(fn: () => Promise<T> | T): Promise<{ result: T; report: ProfileReport }> {
     if (this.profiler) throw new FlapError('PROFILE_NESTED', 'profile() calls cannot nest');
     this.flush();
-    const profiler = new Profiler(this.gpu);
+    const profiler = new Profiler(this);
     this.profiler = profiler;
     try {
       const result = await fn();
@@ -509,9 +518,8 @@ export class FlapDevice {
     if (this.destroyed) return;
     this.destroyed = true;
     this.pool.destroyAll();
-    for (const r of this.owned.keys()) r.destroy();
+    for (const r of this.owned.keys()) r.destroy(); // the uniform arena among them
     this.owned.clear();
-    this.uniformBuffer.destroy();
     this.gpu.destroy();
   }
 

@@ -3,6 +3,7 @@
  * timestamped on the GPU; the timestamps are resolved at each submit and read once at the end. Without it, only
  * the CPU time spent encoding each op is known, and the report says so.
  */
+import type { FlapDevice } from './device';
 import { BufferUsage, MapMode } from './gpu_constants';
 
 export interface ProfileRow {
@@ -29,13 +30,13 @@ const SLOTS = 512; // dispatches per submitted batch that can be timestamped
 export class Profiler {
   private readonly querySet: GPUQuerySet | undefined;
   private keys: string[] = [];
-  private readonly batches: { keys: string[]; buffer: GPUBuffer }[] = [];
+  private readonly batches: { keys: string[]; resolved: GPUBuffer; buffer: GPUBuffer }[] = [];
   private readonly cpu = new Map<string, { calls: number; ms: number }>();
   private readonly started = performance.now();
 
-  constructor(private readonly gpu: GPUDevice) {
-    if (gpu.features.has('timestamp-query')) {
-      this.querySet = gpu.createQuerySet({ label: 'profiler', type: 'timestamp', count: 2 * SLOTS });
+  constructor(private readonly device: FlapDevice) {
+    if (device.info.features.timestampQuery) {
+      this.querySet = device.createQuerySet({ label: 'profiler', type: 'timestamp', count: 2 * SLOTS });
     }
   }
 
@@ -69,11 +70,11 @@ export class Profiler {
   resolve(encoder: GPUCommandEncoder): void {
     if (!this.querySet || this.keys.length === 0) return;
     const bytes = this.keys.length * 16;
-    const resolved = this.gpu.createBuffer({ label: 'profiler:resolve', size: bytes, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
-    const readback = this.gpu.createBuffer({ label: 'profiler:read', size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const resolved = this.device.createBuffer({ label: 'profiler:resolve', size: bytes, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
+    const readback = this.device.createBuffer({ label: 'profiler:read', size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
     encoder.resolveQuerySet(this.querySet, 0, 2 * this.keys.length, resolved, 0);
     encoder.copyBufferToBuffer(resolved, 0, readback, 0, bytes);
-    this.batches.push({ keys: this.keys, buffer: readback });
+    this.batches.push({ keys: this.keys, resolved, buffer: readback });
     this.keys = [];
   }
 
@@ -81,11 +82,12 @@ export class Profiler {
   async report(): Promise<ProfileReport> {
     const totals = new Map<string, { calls: number; ms: number }>();
     if (this.querySet) {
-      for (const { keys, buffer } of this.batches) {
+      for (const { keys, resolved, buffer } of this.batches) {
         await buffer.mapAsync(MapMode.READ);
         const t = new BigUint64Array(buffer.getMappedRange().slice(0));
         buffer.unmap();
-        buffer.destroy();
+        this.device.destroyResource(buffer);
+        this.device.destroyResource(resolved);
         keys.forEach((key, i) => {
           const ns = t[2 * i + 1]! > t[2 * i]! ? Number(t[2 * i + 1]! - t[2 * i]!) : 0;
           const e = totals.get(key) ?? { calls: 0, ms: 0 };
@@ -94,7 +96,7 @@ export class Profiler {
           totals.set(key, e);
         });
       }
-      this.querySet.destroy();
+      this.device.destroyResource(this.querySet);
     } else {
       for (const [k, v] of this.cpu) totals.set(k, { ...v });
     }

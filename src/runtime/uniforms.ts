@@ -12,7 +12,9 @@ export type ScalarType = 'u32' | 'i32' | 'f32';
 export type VectorType = `vec2<${ScalarType}>` | `vec4<${ScalarType}>`;
 /** Arrays are of vec4 only, because uniform arrays need a 16-byte element stride. */
 export type ArrayType = `array<vec4<${ScalarType}>, ${number}>`;
-export type UniformType = ScalarType | VectorType | ArrayType;
+/** A 3x3 matrix, given as 9 numbers column by column; each column is padded to 16 bytes in memory. */
+export type MatrixType = 'mat3x3<f32>';
+export type UniformType = ScalarType | VectorType | ArrayType | MatrixType;
 
 export type UniformValues<F extends Record<string, UniformType>> = {
   [K in keyof F]: F[K] extends ScalarType ? number : ArrayLike<number>;
@@ -40,6 +42,7 @@ function describe(type: UniformType): { scalar: ScalarType; count: number; align
   const scalar = /(u32|i32|f32)/.exec(type)?.[1] as ScalarType | undefined;
   if (!scalar) throw new Error(`unsupported uniform type ${type}`);
   if (type === scalar) return { scalar, count: 1, align: 4 };
+  if (type === 'mat3x3<f32>') return { scalar, count: 12, align: 16 };
   if (type.startsWith('vec2')) return { scalar, count: 2, align: 8 };
   if (type.startsWith('vec4')) return { scalar, count: 4, align: 16 };
   const n = Number(/,\s*(\d+)>$/.exec(type)?.[1]);
@@ -64,12 +67,13 @@ export function uniformSchema<F extends Record<string, UniformType>>(fields: F):
       const v = (values as Record<string, number | ArrayLike<number>>)[f.name];
       if (v === undefined) throw new Error(`uniform ${f.name} is missing`);
       const items: ArrayLike<number> = typeof v === 'number' ? [v] : v;
-      if (items.length > f.count || (f.count <= 4 && items.length !== f.count)) {
+      const matrix = f.type === 'mat3x3<f32>';
+      if (matrix ? items.length !== 9 : items.length > f.count || (f.count <= 4 && items.length !== f.count)) {
         throw new Error(`uniform ${f.name}: ${items.length} values for ${f.type}`);
       }
-      for (let i = 0; i < f.count; i++) {
+      for (let i = 0; i < (matrix ? 9 : f.count); i++) {
         const x = i < items.length ? items[i]! : 0;
-        const at = base + f.offset + 4 * i;
+        const at = base + f.offset + 4 * (matrix ? i + Math.floor(i / 3) : i); // a matrix column takes 4 slots
         if (f.scalar === 'f32') view.setFloat32(at, x, true);
         else if (f.scalar === 'u32') view.setUint32(at, x, true);
         else view.setInt32(at, x, true);

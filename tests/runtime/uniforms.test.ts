@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { uniformSchema } from '../../src/runtime/uniforms';
-import { renderTemplate, stableStringify } from '../../src/runtime/template';
-import { kernelKey, defineKernel, flatDispatch } from '../../src/runtime/kernel';
+import { flatDispatch } from '../../src/runtime/kernel';
 
 describe('[node] uniform schemas', () => {
   it('[node] lay fields out by WGSL alignment rules and pack them there', () => {
@@ -18,30 +17,22 @@ describe('[node] uniform schemas', () => {
     expect(view.getInt32(60, true)).toBe(0); // unspecified array tail is zero
   });
 
+  it('[node] pad each column of a mat3x3 to 16 bytes', () => {
+    const s = uniformSchema({ n: 'u32', m: 'mat3x3<f32>', k: 'u32' });
+    expect(s.size).toBe(80); // n 0, m 16..64, k 64
+    const view = new DataView(new ArrayBuffer(s.size));
+    s.write(view, 0, { n: 1, m: [1, 2, 3, 4, 5, 6, 7, 8, 9], k: 5 });
+    const f = (i: number) => view.getFloat32(16 + 4 * i, true);
+    expect([f(0), f(1), f(2), f(4), f(5), f(6), f(8), f(9), f(10)]).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(view.getUint32(64, true)).toBe(5);
+    expect(() => s.write(view, 0, { n: 1, m: [1, 2, 3], k: 0 })).toThrow(/3 values/);
+  });
+
   it('[node] refuse missing fields and wrong vector lengths', () => {
     const s = uniformSchema({ n: 'u32', v: 'vec4<f32>' });
     const view = new DataView(new ArrayBuffer(s.size));
     expect(() => s.write(view, 0, { n: 1 } as never)).toThrow(/v is missing/);
     expect(() => s.write(view, 0, { n: 1, v: [1, 2] })).toThrow(/2 values/);
-  });
-});
-
-describe('[node] WGSL templates', () => {
-  const src = '//! params: WG, ACT, VEC\n#if ACT == silu\nsilu\n#elif ACT == gelu\ngelu\n#else\nnone\n#endif\n#if !VEC\nscalar\n#endif\nwg={{WG}}\n{{PARAMS}}';
-  it('[node] select branches and substitute parameters', () => {
-    expect(renderTemplate('k', src, { WG: 64, ACT: 'gelu', VEC: false }, 'P').split('\n').filter(Boolean)).toEqual(['//! params: WG, ACT, VEC', 'gelu', 'scalar', 'wg=64', 'P']);
-    expect(renderTemplate('k', src, { WG: 8, ACT: 'none', VEC: true }, 'P')).toContain('none');
-  });
-  it('[node] reject undeclared, missing and unbalanced parameters', () => {
-    expect(() => renderTemplate('k', src, { WG: 1, ACT: 'none' }, '')).toThrow(/lacks parameter VEC/);
-    expect(() => renderTemplate('k', src, { WG: 1, ACT: 'none', VEC: 1, X: 2 }, '')).toThrow(/does not declare/);
-    expect(() => renderTemplate('k', '//! params: A\n#if A\nx', { A: true }, '')).toThrow(/unterminated/);
-    expect(() => renderTemplate('k', '//! params: A\n#endif', { A: true }, '')).toThrow(/without #if/);
-  });
-  it('[node] key specialisations by every parameter, in a stable order', () => {
-    const def = defineKernel({ name: 'k', source: src, uniforms: uniformSchema({ n: 'u32' }), inputs: 1, outputs: 1 });
-    expect(kernelKey(def, { WG: 64, ACT: 'silu', VEC: true })).toBe('k[ACT=silu,VEC=true,WG=64]');
-    expect(stableStringify({ b: 1, a: 2 })).toBe(stableStringify({ a: 2, b: 1 }));
   });
 });
 

@@ -1,6 +1,6 @@
 import source from '../../../shaders/math/binary.wgsl?raw';
 import { ShapeError } from '../../errors';
-import { defineKernel, flatDispatch } from '../../runtime/kernel';
+import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
 import { uniformSchema } from '../../runtime/uniforms';
 import type { Tensor } from '../../runtime/tensor';
 
@@ -20,7 +20,7 @@ export const binaryUniforms = uniformSchema({
   b_strides: 'array<vec4<u32>, 2>',
 });
 
-export const binaryKernel = defineKernel({ name: 'binary', source, uniforms: binaryUniforms, inputs: 2, outputs: 1 });
+export const binaryKernel = defineKernel({ name: 'binary', source, uniforms: binaryUniforms, bindings: () => [read('a'), read('b'), write('out')] });
 
 const MAX_RANK = 8;
 const WG = 256;

@@ -1,9 +1,10 @@
 import source from '../../../shaders/math/matmul.wgsl?raw';
 import { LimitExceededError, ShapeError } from '../../errors';
 import type { DeviceInfo, FlapDevice } from '../../runtime/device';
-import { defineKernel, type KernelDef } from '../../runtime/kernel';
+import { defineKernel, read, write } from '../../runtime/kernel';
 import type { Tensor } from '../../runtime/tensor';
 import { uniformSchema } from '../../runtime/uniforms';
+import type { Activation } from '../activation';
 import { autotune, tunedChoice, type TuneResult } from '../tune';
 import { broadcastShapes } from './binary';
 
@@ -14,7 +15,6 @@ import { broadcastShapes } from './binary';
  */
 export type MatmulVariant = 'blocked' | 'tiled' | 'splitk';
 export type MatmulBlock = '1x4' | '4x4' | '4x8' | '8x8';
-export type Activation = 'none' | 'silu' | 'gelu' | 'gelu_tanh';
 
 export type MatmulSpec = {
   readonly VARIANT: MatmulVariant;
@@ -48,17 +48,23 @@ export const matmulUniforms = uniformSchema({
   b_batch_stride: 'vec4<u32>',
 });
 
-/** One kernel definition per binding count: bias and residual are optional inputs. */
-const kernels = new Map<string, KernelDef<typeof matmulUniforms.fields>>();
-export function matmulKernel(bias: boolean, residual: boolean): KernelDef<typeof matmulUniforms.fields> {
-  const key = `${bias}:${residual}`;
-  let k = kernels.get(key);
-  if (!k) {
-    k = defineKernel({ name: 'matmul', source, uniforms: matmulUniforms, inputs: 2 + Number(bias) + Number(residual), outputs: 1 });
-    kernels.set(key, k);
-  }
-  return k;
-}
+/** A and B, then the optional bias and residual, then the output; f16 B is bound as packed u32 words. */
+export const matmulKernel = defineKernel({
+  name: 'matmul',
+  source,
+  uniforms: matmulUniforms,
+  bindings: (spec: MatmulSpec) => {
+    const vec = (on: boolean) => (on ? 'vec4<f32>' : 'f32');
+    const b = spec.B_F16 ? (spec.VEC_B ? 'vec2<u32>' : 'u32') : vec(spec.VEC_B);
+    return [
+      read('a', vec(spec.VEC_A)),
+      read('b', b),
+      ...(spec.BIAS ? [read('bias', vec(spec.VEC_OUT))] : []),
+      ...(spec.RES ? [read('res', vec(spec.VEC_OUT))] : []),
+      write('out', vec(spec.VEC_OUT)),
+    ];
+  },
+});
 
 /** A variant choice as tests and the tuner name it: `blocked4x8`, `tiled`, `splitk64`, `splitk64sg`. */
 export interface MatmulChoice {
@@ -252,7 +258,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const inputs = [a, b];
   if (bias) inputs.push(bias);
   if (residual) inputs.push(residual);
-  device.run(matmulKernel(!!bias, !!residual), spec, {
+  device.run(matmulKernel, spec, {
     inputs,
     outputs: [out],
     uniforms: {
@@ -273,7 +279,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
  * load, after any `tuneMatmul`), so the first real call does not stall on a synchronous compile.
  */
 export async function prepareMatmul(device: FlapDevice, shape: MatmulShape, epilogue: EpilogueFlags, choice?: MatmulChoice): Promise<void> {
-  await device.prepare(matmulKernel(epilogue.bias, epilogue.residual), selectVariant(device.info, shape, epilogue, choice));
+  await device.prepare(matmulKernel, selectVariant(device.info, shape, epilogue, choice));
 }
 
 /** Workgroups of a specialisation for an M x N output with `batch` matrices. */

@@ -1,6 +1,6 @@
 import source from '../../../shaders/math/unary.wgsl?raw';
 import { ShapeError } from '../../errors';
-import { defineKernel, flatDispatch } from '../../runtime/kernel';
+import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
 import { uniformSchema } from '../../runtime/uniforms';
 import type { Tensor } from '../../runtime/tensor';
 
@@ -14,7 +14,7 @@ export type UnarySpec = {
 
 export const unaryUniforms = uniformSchema({ count: 'u32', half: 'u32' });
 
-export const unaryKernel = defineKernel({ name: 'unary', source, uniforms: unaryUniforms, inputs: 1, outputs: 1 });
+export const unaryKernel = defineKernel({ name: 'unary', source, uniforms: unaryUniforms, bindings: () => [read('x'), write('out')] });
 
 const WG = 256;
 

@@ -1,7 +1,7 @@
 import source from '../../../shaders/nn/attention.wgsl?raw';
 import { ShapeError } from '../../errors';
 import type { DeviceInfo, FlapDevice } from '../../runtime/device';
-import { defineKernel, flatDispatch, type KernelDef } from '../../runtime/kernel';
+import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
 import type { Tensor } from '../../runtime/tensor';
 import { uniformSchema } from '../../runtime/uniforms';
 
@@ -39,6 +39,8 @@ export type AttentionSpec = {
   readonly VEC: boolean;
   /** Query rows per thread (`rows`: see `rowsPerThread`; the other variants 1). */
   readonly RQ: number;
+  /** Loops over the DV chunks are unrolled (VEC and DV <= MAX_UNROLL_DV), else plain loops. */
+  readonly UNROLL_DV: boolean;
 };
 
 export const attentionUniforms = uniformSchema({
@@ -60,42 +62,23 @@ export const attentionUniforms = uniformSchema({
 });
 
 /**
- * Repeats every `//@unroll NAME` ... `//@end NAME` block of `text` `count` times, each copy in its own braces
- * with `placeholder` replaced by `0u`, `1u`, ... (the WGSL template language has no loops; see the note in
- * the shader).
- * Above `maxUnroll` copies it writes a plain loop instead.
+ * Chunks of a head are unrolled only up to MAX_UNROLL_DV with vec4 loads (rows always are): SwiftShader
+ * compiles the unrolled d = 64 kernel in ~3 s (~7 s with scalar loads) against ~0.1 s looped, for about 2x at
+ * run time.
  */
-export function unrollBlocks(text: string, name: string, placeholder: string, count: number, maxUnroll = Infinity): string {
-  const mark = new RegExp(`\\${placeholder}\\b`, 'g');
-  const loopVar = `${placeholder.slice(1)}_`;
-  return text.replace(new RegExp(`^([ \\t]*)//@unroll ${name}\\n([\\s\\S]*?)^[ \\t]*//@end ${name}$`, 'gm'), (_, indent: string, body: string) => {
-    if (count > maxUnroll) return `${indent}for (var ${loopVar} = 0u; ${loopVar} < ${count}u; ${loopVar}++) {\n${body.replace(mark, loopVar)}${indent}}`;
-    const copies: string[] = [];
-    for (let c = 0; c < count; c++) copies.push(`${indent}{\n${body.replace(mark, `${c}u`)}${indent}}`);
-    return copies.join('\n');
-  });
-}
-
 const MAX_UNROLL_DV = 10;
 
-type AttentionKernel = KernelDef<typeof attentionUniforms.fields>;
-const kernels = new Map<string, AttentionKernel>();
-/**
- * The kernel for one or two key sources, `dv` chunks per head and `rq` rows per thread. Rows are always
- * unrolled; chunks only up to MAX_UNROLL_DV with vec4 loads: SwiftShader compiles the unrolled d = 64 kernel
- * in ~3 s (~7 s with scalar loads) against ~0.1 s looped, for about 2x at run time. The source depends on
- * (dv, rq, vec) only, all of which are in the spec, so the cache key stays exact.
- */
-export function attentionKernel(concat: boolean, dv: number, rq: number, vec: boolean): AttentionKernel {
-  const key = `${concat}:${dv}:${rq}:${vec}`;
-  let k = kernels.get(key);
-  if (!k) {
-    const text = unrollBlocks(unrollBlocks(source, 'DV', '$c', dv, vec ? MAX_UNROLL_DV : 0), 'RQ', '$r', rq);
-    k = defineKernel({ name: 'attention', source: text, uniforms: attentionUniforms, inputs: concat ? 5 : 3, outputs: 1 });
-    kernels.set(key, k);
-  }
-  return k;
-}
+/** Q, K1, V1, then K2 and V2 with CONCAT, then the output; vec4 arrays with VEC. */
+export const attentionKernel = defineKernel({
+  name: 'attention',
+  source,
+  uniforms: attentionUniforms,
+  bindings: (spec: AttentionSpec) => {
+    const t = spec.VEC ? 'vec4<f32>' : 'f32';
+    const keys = spec.CONCAT ? ['k1', 'v1', 'k2', 'v2'] : ['k1', 'v1'];
+    return [read('q', t), ...keys.map((name) => read(name, t)), write('out', t)];
+  },
+});
 
 export const MAX_HEAD_DIM = 256;
 /** Workgroup memory the `tiled` variant uses at most (K and V tiles), within WebGPU's default 16 KiB. */
@@ -159,6 +142,7 @@ export function selectVariant(info: DeviceInfo, p: AttentionProblem, forced?: At
     CONCAT: p.concat,
     VEC: p.aligned,
     RQ: variant === 'rows' ? rowsPerThread(D) : 1,
+    UNROLL_DV: p.aligned && Math.ceil(D / 4) <= MAX_UNROLL_DV,
   };
 }
 
@@ -168,7 +152,7 @@ export function selectVariant(info: DeviceInfo, p: AttentionProblem, forced?: At
  */
 export async function prepareAttention(device: FlapDevice, p: AttentionProblem, variant?: AttentionVariant): Promise<void> {
   const spec = selectVariant(device.info, p, variant);
-  await device.prepare(attentionKernel(p.concat, spec.DV, spec.RQ, spec.VEC), spec);
+  await device.prepare(attentionKernel, spec);
 }
 
 /** Element strides `[batch0, batch1, seq, head]` of one operand; see the stride convention above. */
@@ -263,7 +247,7 @@ export function attentionStrided(a: StridedAttention): Tensor {
   else if (spec.VARIANT === 'subgroup') workgroups = flatDispatch(rows, 1, maxGroups);
   else workgroups = flatDispatch(Math.ceil(lq / spec.WG) * (rows / lq), 1, maxGroups);
   const zero: Strides = [0, 0, 0, 0];
-  device.run(attentionKernel(concat, spec.DV, spec.RQ, spec.VEC), spec, {
+  device.run(attentionKernel, spec, {
     inputs: concat ? [q.tensor, k.tensor, v.tensor, k2!.tensor, v2!.tensor] : [q.tensor, k.tensor, v.tensor],
     outputs: [out],
     uniforms: {

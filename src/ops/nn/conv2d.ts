@@ -1,15 +1,14 @@
 import source from '../../../shaders/nn/conv2d.wgsl?raw';
 import { ShapeError } from '../../errors';
-import { defineKernel, flatDispatch } from '../../runtime/kernel';
+import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
 import { uniformSchema } from '../../runtime/uniforms';
 import type { Tensor } from '../../runtime/tensor';
+import type { Activation } from '../activation';
 import { linear } from '../math/matmul';
 import { cast } from '../tensor/cast';
 import { permute } from '../tensor/permute';
 
 /** 2-D convolution, channels last, as an implicit GEMM; 1x1 stride-1 unpadded convolutions go through matmul. */
-export type ConvActivation = 'none' | 'silu' | 'gelu' | 'relu';
-
 export type Conv2dSpec = {
   /** Output channels per thread (they share a group). */
   readonly CO: 1 | 2 | 4 | 8;
@@ -19,7 +18,7 @@ export type Conv2dSpec = {
   readonly VEC: boolean;
   /** The weight is stored as f16 (follows the prepared weight's dtype). */
   readonly W16: boolean;
-  readonly ACT: ConvActivation;
+  readonly ACT: Activation;
   readonly BIAS: boolean;
   readonly RESIDUAL: boolean;
   readonly WG: number;
@@ -45,8 +44,22 @@ export const conv2dUniforms = uniformSchema({
   bias_stride: 'u32',
 });
 
-/** By the number of optional inputs (bias, residual) bound after x and w. */
-export const conv2dKernels = [2, 3, 4].map((inputs) => defineKernel({ name: 'conv2d', source, uniforms: conv2dUniforms, inputs, outputs: 1 }));
+/** x and the weight (f16 packed in u32 words), then the optional bias and residual, then the output. */
+export const conv2dKernel = defineKernel({
+  name: 'conv2d',
+  source,
+  uniforms: conv2dUniforms,
+  bindings: (spec: Conv2dSpec) => {
+    const xt = spec.VEC ? 'vec4<f32>' : 'f32';
+    return [
+      read('x', xt),
+      read('w', spec.W16 ? (spec.VEC ? 'vec2<u32>' : 'u32') : xt),
+      ...(spec.BIAS ? [read('bias')] : []),
+      ...(spec.RESIDUAL ? [read('residual')] : []),
+      write('out'),
+    ];
+  },
+});
 
 const WG = 64;
 
@@ -91,12 +104,15 @@ export interface Conv2dOptions {
   padding?: number | readonly [number, number] | readonly [number, number, number, number];
   dilation?: number | readonly [number, number];
   groups?: number;
-  activation?: ConvActivation;
+  activation?: Activation;
   /** f32 of the output's shape, added after the activation. */
   residual?: Tensor;
-  /** Force a kernel variant (tests: every blocking must stay correct). */
-  variant?: Conv2dSpec;
+  /** Force a register blocking (tests: every blocking must stay correct); the rest of the spec follows the call. */
+  variant?: Conv2dBlocking;
 }
+
+/** The register blocking of a conv2d specialisation: what a caller may force. */
+export type Conv2dBlocking = Pick<Conv2dSpec, 'CO' | 'PX' | 'VEC'>;
 
 const pair = (v: number | readonly number[] | undefined, d: number): [number, number] =>
   v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : [v[0]!, v[1]!];
@@ -107,10 +123,10 @@ const pair = (v: number | readonly number[] | undefined, d: number): [number, nu
  * was no clear gain. A single output channel per group (depthwise) keeps CO = 1, images narrower than 4 pixels
  * PX = 1.
  */
-export function selectVariant(cout: number, groups: number, activation: ConvActivation, bias: boolean, residual: boolean, cinPerGroup = 4, outW = 4, f16 = false): Conv2dSpec {
+export function selectBlocking(cout: number, groups: number, cinPerGroup: number, outW: number): Conv2dBlocking {
   const coutPerGroup = cout / groups;
   const CO = ([8, 4, 2, 1] as const).find((c) => coutPerGroup % c === 0)!;
-  return { CO, PX: outW >= 4 ? 4 : 1, VEC: cinPerGroup % 4 === 0, W16: f16, ACT: activation, BIAS: bias, RESIDUAL: residual, WG };
+  return { CO, PX: outW >= 4 ? 4 : 1, VEC: cinPerGroup % 4 === 0 };
 }
 
 /**
@@ -147,7 +163,7 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
   }
   const activation = options.activation ?? 'none';
   const pointwise = w.kh === 1 && w.kw === 1 && sh === 1 && sw === 1 && top + left + bottom + right === 0 && groups === 1;
-  if (pointwise && activation !== 'relu' && !perImage) {
+  if (pointwise && !perImage) {
     const rows = x.reshape([n * h * wid, cin]);
     const res = residual?.reshape([n * h * wid, w.cout]);
     const y = linear(rows, w.weight, bias, { activation, residual: res });
@@ -157,18 +173,18 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
   }
   const device = x.device;
   const out = device.tensor(outShape, 'f32');
-  const f16 = w.weight.dtype === 'f16';
-  const spec = { ...(options.variant ?? selectVariant(w.cout, groups, activation, !!bias, !!residual, w.cinPerGroup, ow)), W16: f16 };
+  // The epilogue and the weight's dtype follow the tensors passed; only the blocking may be forced.
+  const { CO, PX, VEC } = options.variant ?? selectBlocking(w.cout, groups, w.cinPerGroup, ow);
+  const spec: Conv2dSpec = { CO, PX, VEC, W16: w.weight.dtype === 'f16', ACT: activation, BIAS: !!bias, RESIDUAL: !!residual, WG };
   if (w.cout / groups % spec.CO !== 0 || (spec.VEC && w.cinPerGroup % 4 !== 0)) {
     throw new ShapeError(`conv2d: variant CO=${spec.CO} VEC=${spec.VEC} does not fit ${w.cout / groups} output and ${w.cinPerGroup} input channels per group`);
   }
-  const kernel = conv2dKernels[(bias ? 1 : 0) + (residual ? 1 : 0)]!;
   const pixels = n * oh * ow;
   const threads = n * oh * Math.ceil(ow / spec.PX) * (w.cout / spec.CO);
   if (threads === 0) return out;
   // A 1x1 weight kept [Cout, Cin] for matmul is already [Cout, 1, 1, Cin] for the implicit GEMM.
   const weight = w.weight;
-  device.run(kernel, spec, {
+  device.run(conv2dKernel, spec, {
     inputs: [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])],
     outputs: [out],
     uniforms: {
@@ -181,7 +197,7 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
 }
 
 /** conv1d on x [N, L, Cin] with a weight prepared from [Cout, Cin/g, K]: a conv2d over a height of 1. */
-export function conv1d(x: Tensor, w: ConvWeight, bias?: Tensor, options: { stride?: number; padding?: number | readonly [number, number]; groups?: number; activation?: ConvActivation } = {}): Tensor {
+export function conv1d(x: Tensor, w: ConvWeight, bias?: Tensor, options: { stride?: number; padding?: number | readonly [number, number]; groups?: number; activation?: Activation } = {}): Tensor {
   if (x.rank !== 3) throw new ShapeError(`conv1d: input must be [N, L, Cin] (got [${x.shape.join(', ')}])`);
   const [n, l, c] = x.shape as [number, number, number];
   const p = options.padding ?? 0;

@@ -1,6 +1,6 @@
 import source from '../../../shaders/nn/norm.wgsl?raw';
 import { ShapeError } from '../../errors';
-import { defineKernel } from '../../runtime/kernel';
+import { defineKernel, read, write } from '../../runtime/kernel';
 import { uniformSchema } from '../../runtime/uniforms';
 import type { Tensor } from '../../runtime/tensor';
 
@@ -19,7 +19,7 @@ export const normUniforms = uniformSchema({
   eps: 'f32',
 });
 
-export const normKernel = defineKernel({ name: 'norm', source, uniforms: normUniforms, inputs: 3, outputs: 1 });
+export const normKernel = defineKernel({ name: 'norm', source, uniforms: normUniforms, bindings: () => [read('x'), read('weight'), read('bias'), write('out')] });
 
 export function selectVariant(silu: boolean, valuesPerGroup: number, cpuBacked: boolean): NormSpec {
   // CPU adapters pay for every barrier: a small workgroup; GPUs want enough lanes for long groups.

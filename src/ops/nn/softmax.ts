@@ -1,15 +1,15 @@
 import source from '../../../shaders/nn/softmax.wgsl?raw';
 import { ShapeError } from '../../errors';
-import { defineKernel, flatDispatch } from '../../runtime/kernel';
+import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
 import { uniformSchema } from '../../runtime/uniforms';
 import type { Tensor } from '../../runtime/tensor';
 
 /** Softmax over the last axis (the model's attention never materialises scores; this is for heads and tools). */
 export type SoftmaxSpec = { readonly WG: number };
 
-export const softmaxUniforms = uniformSchema({ rows: 'u32', n: 'u32' });
+export const softmaxUniforms = uniformSchema({ count: 'u32', n: 'u32' });
 
-export const softmaxKernel = defineKernel({ name: 'softmax', source, uniforms: softmaxUniforms, inputs: 1, outputs: 1 });
+export const softmaxKernel = defineKernel({ name: 'softmax', source, uniforms: softmaxUniforms, bindings: () => [read('x'), write('out')] });
 
 const WG = 64;
 
@@ -33,7 +33,7 @@ export function softmax(x: Tensor): Tensor {
   device.run(softmaxKernel, selectVariant(), {
     inputs: [x],
     outputs: [out],
-    uniforms: { rows, n },
+    uniforms: { count: rows, n },
     workgroups: flatDispatch(rows, WG, device.info.limits.maxComputeWorkgroupsPerDimension),
   });
   return out;

@@ -1,15 +1,16 @@
 import source from '../../../shaders/nn/timestep_embedding.wgsl?raw';
 import { ShapeError } from '../../errors';
-import { defineKernel, flatDispatch } from '../../runtime/kernel';
+import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
 import { uniformSchema } from '../../runtime/uniforms';
 import type { Tensor } from '../../runtime/tensor';
 
 /** diffusers' sinusoidal timestep embedding on the GPU. */
 export type TimestepEmbeddingSpec = { readonly FLIP: boolean; readonly WG: number };
 
+/** `count`: timesteps × half (one item per sin/cos pair). */
 export const timestepEmbeddingUniforms = uniformSchema({ count: 'u32', dim: 'u32' });
 
-export const timestepEmbeddingKernel = defineKernel({ name: 'timestep_embedding', source, uniforms: timestepEmbeddingUniforms, inputs: 2, outputs: 1 });
+export const timestepEmbeddingKernel = defineKernel({ name: 'timestep_embedding', source, uniforms: timestepEmbeddingUniforms, bindings: () => [read('timesteps'), read('freqs'), write('out')] });
 
 const WG = 64;
 
@@ -46,7 +47,7 @@ export function sinusoidalEmbedding(timesteps: Tensor, dim: number, options: Sin
   device.run(timestepEmbeddingKernel, selectVariant(flipSinToCos), {
     inputs: [timesteps, freqs],
     outputs: [out],
-    uniforms: { count, dim },
+    uniforms: { count: threads, dim },
     workgroups: flatDispatch(threads, WG, device.info.limits.maxComputeWorkgroupsPerDimension),
   });
   freqs.release();

@@ -1,6 +1,6 @@
 import source from '../../../shaders/render/guide_pack.wgsl?raw';
 import { ShapeError } from '../../errors';
-import { defineKernel, flatDispatch } from '../../runtime/kernel';
+import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
 import { uniformSchema } from '../../runtime/uniforms';
 import type { Tensor } from '../../runtime/tensor';
 
@@ -9,7 +9,7 @@ export type GuidePackSpec = { readonly WG: number };
 
 export const guidePackUniforms = uniformSchema({ count: 'u32', size: 'u32', ss: 'u32', row_words: 'u32' });
 
-export const guidePackKernel = defineKernel({ name: 'guide_pack', source, uniforms: guidePackUniforms, inputs: 1, outputs: 1 });
+export const guidePackKernel = defineKernel({ name: 'guide_pack', source, uniforms: guidePackUniforms, bindings: () => [read('texels', 'u32'), write('out')] });
 
 const WG = 64;
 

@@ -1,6 +1,6 @@
 import source from '../../../shaders/sampler/cfg_step.wgsl?raw';
 import { ShapeError } from '../../errors';
-import { defineKernel, flatDispatch, type KernelDef } from '../../runtime/kernel';
+import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
 import type { Tensor } from '../../runtime/tensor';
 import { uniformSchema } from '../../runtime/uniforms';
 import { planSampler, type SamplerKind, type SamplerPlan, type ScheduleConfig, type StepCoefficients } from './schedule';
@@ -31,23 +31,18 @@ export const cfgStepUniforms = uniformSchema({
   ce: 'f32',
 });
 
-type CfgKernel = KernelDef<typeof cfgStepUniforms.fields>;
-const kernels = new Map<string, CfgKernel>();
-export function cfgStepKernel(guidance: Guidance, history: boolean): CfgKernel {
-  const key = `${guidance === 'two'}:${history}`;
-  let k = kernels.get(key);
-  if (!k) {
-    k = defineKernel({
-      name: 'cfg_step',
-      source,
-      uniforms: cfgStepUniforms,
-      inputs: guidance === 'two' ? 3 : 2,
-      outputs: history ? 2 : 1,
-    });
-    kernels.set(key, k);
-  }
-  return k;
-}
+export const cfgStepKernel = defineKernel({
+  name: 'cfg_step',
+  source,
+  uniforms: cfgStepUniforms,
+  bindings: (spec: CfgStepSpec) => [
+    read('x'),
+    read('eps_c'),
+    ...(spec.GUIDANCE === 'two' ? [read('eps_u')] : []),
+    write('out'),
+    ...(spec.HISTORY ? [write('x0_prev')] : []),
+  ],
+});
 
 const WG = 256;
 
@@ -97,7 +92,7 @@ export function cfgStep(a: CfgStepArgs): Tensor {
   const out = device.tensor(x.shape, 'f32');
   if (n === 0) return out;
   const c = a.coefficients;
-  device.run(cfgStepKernel(guidance, history), selectVariant(guidance, history), {
+  device.run(cfgStepKernel, selectVariant(guidance, history), {
     inputs: guidance === 'two' ? [x, eps, a.epsUncond!] : [x, eps],
     outputs: history ? [out, a.x0Prev!] : [out],
     uniforms: { count: n, scale: a.scale, sigma_s: c.sigma_s, inv_alpha_s: c.inv_alpha_s, cx: c.cx, c0: c.c0, c1: c.c1, ce: c.ce },

@@ -1,5 +1,5 @@
 import source from '../../../shaders/tensor/cast.wgsl?raw';
-import { defineKernel, flatDispatch } from '../../runtime/kernel';
+import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
 import { uniformSchema } from '../../runtime/uniforms';
 import type { DType, Tensor } from '../../runtime/tensor';
 
@@ -10,9 +10,10 @@ export type CastSpec = {
   readonly WG: number;
 };
 
-export const castUniforms = uniformSchema({ count: 'u32' });
+/** `count`: items (words when writing f16, elements otherwise); `elements`: values converted. */
+export const castUniforms = uniformSchema({ count: 'u32', elements: 'u32' });
 
-export const castKernel = defineKernel({ name: 'cast', source, uniforms: castUniforms, inputs: 1, outputs: 1 });
+export const castKernel = defineKernel({ name: 'cast', source, uniforms: castUniforms, bindings: (spec: CastSpec) => [read('src', spec.SRC === 'f16' ? 'u32' : 'f32'), write('dst', spec.DST === 'f16' ? 'u32' : 'f32')] });
 
 const WG = 256;
 
@@ -24,14 +25,14 @@ export function selectVariant(src: DType, dst: DType): CastSpec {
 export function cast(x: Tensor, dtype: DType): Tensor {
   const device = x.device;
   const out = device.tensor(x.shape, dtype);
-  const count = x.size;
-  if (count === 0) return out;
+  const elements = x.size;
+  if (elements === 0) return out;
   // Writing f16, one thread packs a pair of elements.
-  const threads = dtype === 'f16' ? Math.ceil(count / 2) : count;
+  const threads = dtype === 'f16' ? Math.ceil(elements / 2) : elements;
   device.run(castKernel, selectVariant(x.dtype, dtype), {
     inputs: [x],
     outputs: [out],
-    uniforms: { count },
+    uniforms: { count: threads, elements },
     workgroups: flatDispatch(threads, WG, device.info.limits.maxComputeWorkgroupsPerDimension),
   });
   return out;

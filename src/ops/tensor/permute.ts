@@ -1,6 +1,6 @@
 import source from '../../../shaders/tensor/permute.wgsl?raw';
 import { ShapeError } from '../../errors';
-import { defineKernel, flatDispatch } from '../../runtime/kernel';
+import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
 import { uniformSchema } from '../../runtime/uniforms';
 import type { Tensor } from '../../runtime/tensor';
 
@@ -13,7 +13,7 @@ export const permuteUniforms = uniformSchema({
   in_strides: 'array<vec4<u32>, 2>',
 });
 
-export const permuteKernel = defineKernel({ name: 'permute', source, uniforms: permuteUniforms, inputs: 1, outputs: 1 });
+export const permuteKernel = defineKernel({ name: 'permute', source, uniforms: permuteUniforms, bindings: () => [read('x'), write('out')] });
 
 const WG = 256;
 const MAX_RANK = 6;

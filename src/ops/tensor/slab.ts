@@ -1,6 +1,6 @@
 import source from '../../../shaders/tensor/slab.wgsl?raw';
 import { ShapeError } from '../../errors';
-import { defineKernel, flatDispatch } from '../../runtime/kernel';
+import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
 import { uniformSchema } from '../../runtime/uniforms';
 import type { Tensor } from '../../runtime/tensor';
 
@@ -17,7 +17,7 @@ export const slabUniforms = uniformSchema({
   out_start: 'u32',
 });
 
-export const slabKernel = defineKernel({ name: 'slab', source, uniforms: slabUniforms, inputs: 1, outputs: 1 });
+export const slabKernel = defineKernel({ name: 'slab', source, uniforms: slabUniforms, bindings: () => [read('x'), write('out')] });
 
 const WG = 256;
 

@@ -1,6 +1,6 @@
 import source from '../../../shaders/tensor/upsample.wgsl?raw';
 import { ShapeError } from '../../errors';
-import { defineKernel, flatDispatch } from '../../runtime/kernel';
+import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
 import { uniformSchema } from '../../runtime/uniforms';
 import type { Tensor } from '../../runtime/tensor';
 
@@ -9,7 +9,7 @@ export type UpsampleSpec = { readonly WG: number };
 
 export const upsampleUniforms = uniformSchema({ count: 'u32', height: 'u32', width: 'u32', channels: 'u32' });
 
-export const upsampleKernel = defineKernel({ name: 'upsample', source, uniforms: upsampleUniforms, inputs: 1, outputs: 1 });
+export const upsampleKernel = defineKernel({ name: 'upsample', source, uniforms: upsampleUniforms, bindings: () => [read('x'), write('out')] });
 
 const WG = 256;
 

@@ -1,5 +1,6 @@
 import { ShapeError } from '../../../src/errors';
-import { linear, matmul, prepareMatmul, parseChoice, selectVariant, choiceName, tuneCandidates, tuneMatmul, matmulShapeClass, type Activation, type MatmulChoice } from '../../../src/ops/math/matmul';
+import { linear, matmul, prepareMatmul, parseChoice, selectVariant, choiceName, tuneCandidates, tuneMatmul, matmulShapeClass, type MatmulChoice } from '../../../src/ops/math/matmul';
+import type { Activation } from '../../../src/ops/activation';
 import { clearTuning, tunedChoice } from '../../../src/ops/tune';
 import { f16ArrayToF32, f32ArrayToF16 } from '../../../src/runtime/half';
 import type { FlapDevice } from '../../../src/runtime/device';
@@ -29,6 +30,7 @@ const activations: Record<Activation, (x: number) => number> = {
   silu: (x) => x / (1 + Math.exp(-x)),
   gelu: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
   gelu_tanh: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
+  relu: (x) => Math.max(x, 0),
 };
 
 interface Problem {
@@ -133,7 +135,7 @@ async function check(device: FlapDevice, p: Problem, seed: number, choice?: Matm
 }
 
 const SIZES = [1, 2, 3, 5, 7, 13, 17, 31, 33, 64, 65, 127, 257];
-const ACTS: Activation[] = ['none', 'silu', 'gelu', 'gelu_tanh'];
+const ACTS: Activation[] = ['none', 'silu', 'gelu', 'gelu_tanh', 'relu'];
 
 const SIZES4 = [4, 8, 12, 28, 36, 64, 100, 260];
 const SIZES_ODD = [1, 2, 3, 5, 7, 13, 17, 31, 33, 65, 127, 257];

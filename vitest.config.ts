@@ -1,4 +1,7 @@
 import { defineConfig } from 'vitest/config';
+import { withSwiftShader } from './scripts/chromium.mjs';
+
+const icd = withSwiftShader().VK_ICD_FILENAMES;
 
 export default defineConfig({
   test: {
@@ -6,9 +9,7 @@ export default defineConfig({
     globalSetup: ['tests/harness/global_setup.ts'],
     testTimeout: 300_000,
     hookTimeout: 120_000,
-    env: {
-      // Dawn in Node finds SwiftShader through the Vulkan loader (DESIGN §6).
-      VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json',
-    },
+    // Dawn in Node finds SwiftShader through the Vulkan loader (DESIGN §6).
+    env: icd ? { VK_ICD_FILENAMES: icd } : {},
   },
 });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs a benchmark suite in headless Chromium: `node bench/run.mjs kernels|unet [--set mini,sd15] [--ops a,b] [--reps 5]`.
-// It serves the repository with Vite (plus the peers' browser builds from node_modules, byte for byte), opens
+// It serves the repository with Vite (scripts/serve.mjs; plus the peers' browser builds from node_modules, byte for byte), opens
 // bench/page.html, lets the page time this runtime and its peers side by side in one run, and writes
 // bench/results/<suite>.json and <suite>.md. The ONNX graphs come from bench/onnx/make.sh (made here when missing).
 import { execFileSync } from 'node:child_process';
@@ -8,7 +8,8 @@ import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createServer } from 'vite';
+import { launchChromium, useSwiftShaderByDefault } from '../scripts/chromium.mjs';
+import { serve } from '../scripts/serve.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values, positionals } = parseArgs({
@@ -49,48 +50,37 @@ function prepare() {
 
 const MIME = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream' };
 
-/** Serves /vendor/<package>/… raw from node_modules (Vite must not rewrite the peers' Emscripten glue), and
- * sends the cross-origin isolation headers that let ONNX Runtime's WASM backend use threads. */
-const vendorPlugin = {
-  name: 'bench-vendor',
-  configureServer(server) {
-    server.middlewares.use((req, res, next) => {
-      res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
-      res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
-      const url = new URL(req.url ?? '/', 'http://x');
-      if (!url.pathname.startsWith('/vendor/')) return next();
-      const file = join(root, 'node_modules', decodeURIComponent(url.pathname.slice('/vendor/'.length)));
-      if (!file.startsWith(join(root, 'node_modules')) || !existsSync(file) || !statSync(file).isFile()) {
-        res.statusCode = 404;
-        return res.end();
-      }
-      res.setHeader('Content-Type', MIME[extname(file)] ?? 'application/octet-stream');
-      createReadStream(file).pipe(res);
-    });
-  },
-};
+/** Serves /vendor/<package>/… raw from node_modules (Vite must not rewrite the peers' Emscripten glue). */
+function vendor(req, res, next) {
+  const url = new URL(req.url ?? '/', 'http://x');
+  if (!url.pathname.startsWith('/vendor/')) return next();
+  const file = join(root, 'node_modules', decodeURIComponent(url.pathname.slice('/vendor/'.length)));
+  if (!file.startsWith(join(root, 'node_modules')) || !existsSync(file) || !statSync(file).isFile()) {
+    res.statusCode = 404;
+    return res.end();
+  }
+  res.setHeader('Content-Type', MIME[extname(file)] ?? 'application/octet-stream');
+  createReadStream(file).pipe(res);
+}
 
 prepare();
-process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
-const server = await createServer({
-  configFile: false,
-  root,
-  logLevel: 'error',
-  plugins: [vendorPlugin],
-  server: { host: '127.0.0.1', port: 0, hmr: false, watch: null },
-  optimizeDeps: { noDiscovery: true, include: [] },
-});
+useSwiftShaderByDefault();
 let code = 1;
+let server;
 try {
-  await server.listen();
-  const { port } = server.httpServer.address();
-  const { launchChromium } = await server.ssrLoadModule('/scripts/chromium.ts');
+  // The cross-origin isolation headers let ONNX Runtime's WASM backend use threads.
+  server = await serve({
+    vite: true,
+    root,
+    headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+    middleware: vendor,
+  });
   const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     page.on('console', (m) => process.stderr.write(`[page] ${m.text()}\n`));
     page.on('pageerror', (e) => process.stderr.write(`[page error] ${e.message}\n`));
-    await page.goto(`http://127.0.0.1:${port}/bench/page.html`);
+    await page.goto(`${server.url}/bench/page.html`);
     await page.waitForFunction('window.__benchReady === true', { timeout: 120_000 });
     const t0 = Date.now();
     const result = await page.evaluate((s, o) => window.__runBench(s, o), suite, { reps, sets: values.set?.split(','), ops: values.ops?.split(',') });
@@ -107,6 +97,6 @@ try {
 } catch (e) {
   process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
 } finally {
-  await server.close();
+  await server?.close();
 }
 process.exit(code);

@@ -5,12 +5,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { withSwiftShader } from './chromium.mjs';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'flap-test-'));
-const env = {
-  ...process.env,
-  VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json',
-};
+const env = withSwiftShader(process.env);
 const totals = { passed: 0, failed: 0, skipped: 0 };
 
 function run(cmd, args) {

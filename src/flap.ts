@@ -22,12 +22,13 @@ import type { SamplerKind } from './ops/sampler/schedule';
 import { slice } from './ops/tensor/slab';
 import { HeadRenderer } from './render/head';
 import { createDevice, type FlapDevice } from './runtime/device';
+import { fetchModelBytes, openModelFile, type CacheOptions, type FetchModelOptions } from './weights/fetch';
 import type { WeightInput } from './weights/load';
 
 export interface ModelSource {
   /** A config object (weights-tools/configs/*.json) or the URL of one. */
   config: FlapConfig | Record<string, unknown> | string;
-  /** The weights: a URL (streamed) or bytes / a stream / a reader. */
+  /** The weights: a URL (streamed, and cached in the browser) or bytes / a stream / a reader. */
   weights: WeightInput | string;
   /**
    * The model's head asset (`head_asset.safetensors`): a URL or bytes. Required by models whose config has a
@@ -36,11 +37,39 @@ export interface ModelSource {
   headAsset?: string | Uint8Array | ArrayBuffer;
 }
 
+/** Progress of `Flap.load`: file bytes read (`download`, per file) and weight bytes on the GPU (`upload`), apart. */
+export interface LoadProgress {
+  phase: 'download' | 'upload';
+  loaded: number;
+  /** Bytes expected (0 when a server did not say). */
+  total: number;
+  /** `download`: the file's URL. */
+  url?: string;
+  /** `download`: the bytes come from the browser's cache, not the network. */
+  fromCache?: boolean;
+}
+
 export interface LoadFlapOptions {
   device?: FlapDevice;
   /** Keep f16 weights as f16 on the GPU (default true). */
   keepF16?: boolean;
-  onProgress?: (loadedBytes: number, totalBytes: number) => void;
+  /** Download and GPU-upload progress, reported separately (`phase`). */
+  onProgress?: (p: LoadProgress) => void;
+  /** Cancels the download and the upload; the load then rejects with the signal's reason (an `AbortError`). */
+  signal?: AbortSignal;
+  /**
+   * Model files given by URL are kept in the browser's Cache Storage (default true), keyed by URL and checked
+   * against the server's ETag or size, so a second load reads no file from the network. See `openModelFile`.
+   */
+  cache?: boolean | CacheOptions;
+  /** Told when the cache cannot be used; the files are then simply downloaded (default `console.warn`). */
+  onWarning?: (message: string) => void;
+}
+
+/** The files of a model folder at `url`: `config.json`, `weights.safetensors` and `head_asset.safetensors`. */
+export function modelFolder(url: string): { config: string; weights: string; headAsset: string } {
+  const dir = url.endsWith('/') ? url : `${url}/`;
+  return { config: `${dir}config.json`, weights: `${dir}weights.safetensors`, headAsset: `${dir}head_asset.safetensors` };
 }
 
 export type Stage = 'inputs' | 'coefficients' | 'reference' | 'denoise' | 'decode' | 'done';
@@ -101,26 +130,6 @@ export function neutralCoefficients(): Float32Array {
   return c;
 }
 
-async function fetchJson(url: string): Promise<unknown> {
-  const res = await fetch(url);
-  if (!res.ok) throw new InputError('config', `${url}: HTTP ${res.status}`);
-  return res.json();
-}
-
-async function weightsFrom(source: WeightInput | string): Promise<WeightInput> {
-  if (typeof source !== 'string') return source;
-  const res = await fetch(source);
-  if (!res.ok || !res.body) throw new InputError('weights', `${source}: HTTP ${res.status}`);
-  return res.body;
-}
-
-async function bytesFrom(source: string | Uint8Array | ArrayBuffer, field: string): Promise<Uint8Array> {
-  if (typeof source !== 'string') return source instanceof Uint8Array ? source : new Uint8Array(source);
-  const res = await fetch(source);
-  if (!res.ok) throw new InputError(field, `${source}: HTTP ${res.status}`);
-  return new Uint8Array(await res.arrayBuffer());
-}
-
 export class Flap {
   private constructor(
     readonly device: FlapDevice,
@@ -134,20 +143,68 @@ export class Flap {
     return this.model.config;
   }
 
-  static async load(source: ModelSource, options: LoadFlapOptions = {}): Promise<Flap> {
-    const config = parseConfig(typeof source.config === 'string' ? await fetchJson(source.config) : source.config);
+  /**
+   * Loads a model: `source` gives its config, weights and head asset, or is the URL of a folder holding them
+   * (`modelFolder`; the head asset is fetched when the config draws a geometry guide). Files given by URL are
+   * cached in the browser (`options.cache`). Rejects with `InputError` for a bad config or an unreachable file,
+   * with `SafetensorsError`/`WeightsError` for bad weights, and with an `AbortError` when `options.signal` aborts;
+   * nothing stays allocated on the GPU after a rejection.
+   */
+  static async load(source: ModelSource | string, options: LoadFlapOptions = {}): Promise<Flap> {
+    const { signal } = options;
+    const fetchOptions = (field: string): FetchModelOptions => ({
+      field,
+      signal,
+      cache: options.cache,
+      onWarning: options.onWarning,
+      onProgress: (p) => options.onProgress?.({ phase: 'download', ...p }),
+    });
+    const folder = typeof source === 'string' ? modelFolder(source) : undefined;
+    const configInput = folder ? folder.config : (source as ModelSource).config;
+    let configJson: unknown = configInput;
+    if (typeof configInput === 'string') {
+      const text = new TextDecoder().decode(await fetchModelBytes(configInput, fetchOptions('config')));
+      try {
+        configJson = JSON.parse(text);
+      } catch (e) {
+        throw new InputError('config', `${configInput} is not JSON (${(e as Error).message})`);
+      }
+    }
+    const config = parseConfig(configJson);
     const guide = config.unet.guide;
-    if (guide && source.headAsset === undefined) throw new InputError('headAsset', `${config.name} draws a geometry guide (config unet.guide): give its head_asset.safetensors`);
+    const headInput = folder ? (guide ? folder.headAsset : undefined) : (source as ModelSource).headAsset;
+    if (guide && headInput === undefined) throw new InputError('headAsset', `${config.name} draws a geometry guide (config unet.guide): give its head_asset.safetensors`);
+    const weightsInput = folder ? folder.weights : (source as ModelSource).weights;
+    signal?.throwIfAborted();
     const device = options.device ?? (await createDevice());
     let head: HeadRenderer | undefined;
+    let model: FlapModel | undefined;
     try {
-      if (source.headAsset !== undefined) {
-        head = await HeadRenderer.load(device, await bytesFrom(source.headAsset, 'headAsset'));
+      if (headInput !== undefined) {
+        const bytes = typeof headInput === 'string' ? await fetchModelBytes(headInput, fetchOptions('headAsset')) : headInput;
+        head = await HeadRenderer.load(device, bytes);
         if (guide) await head.prepareGuides(guide);
       }
-      const model = await FlapModel.load(device, config, await weightsFrom(source.weights), { keepF16: options.keepF16, onProgress: options.onProgress });
+      let stored: Promise<boolean> | undefined;
+      let weights: WeightInput;
+      if (typeof weightsInput === 'string') {
+        const file = await openModelFile(weightsInput, fetchOptions('weights'));
+        weights = file.body;
+        stored = file.stored;
+      } else weights = weightsInput;
+      model = await FlapModel.load(device, config, weights, {
+        keepF16: options.keepF16,
+        // The upload stops at the next tensor once the signal aborts (the loader releases what it uploaded).
+        onProgress: (loaded, total) => {
+          signal?.throwIfAborted();
+          options.onProgress?.({ phase: 'upload', loaded, total });
+        },
+      });
+      signal?.throwIfAborted();
+      await stored;
       return new Flap(device, model, !options.device, head);
     } catch (e) {
+      model?.release();
       head?.destroy();
       if (!options.device) device.destroy();
       throw e;
@@ -265,7 +322,8 @@ export class Flap {
   }
 }
 
-export const loadFlap = (source: ModelSource, options?: LoadFlapOptions) => Flap.load(source, options);
+/** `Flap.load`: a model from its files or from the URL of its folder. */
+export const loadFlap = (source: ModelSource | string, options?: LoadFlapOptions) => Flap.load(source, options);
 
 /** The generated frames and the speech as a WebM (default) or MP4 file (in a browser: WebCodecs). */
 export async function encodeVideo(video: GeneratedVideo, format: 'webm' | 'mp4' = 'webm'): Promise<{ bytes: Uint8Array; mimeType: string }> {

@@ -1,6 +1,7 @@
 /**
  * flap-webgpu: the public API. The runtime layer is exported for advanced users and benchmarks; the
- * talking-head pipeline builds on it.
+ * talking-head pipeline builds on it. This entry runs in browsers and in Node (WebGPU from the `webgpu` package);
+ * `flap-webgpu/node` adds files on disk, `flap-webgpu/element` the `<flap-avatar>` element.
  */
 export * from './errors';
 export { flags } from './flags';
@@ -34,9 +35,10 @@ export { WeightsError } from './models/module';
 export * as pipeline from './models/pipeline';
 
 // The talking-head API.
-export { Flap, loadFlap, encodeVideo, neutralCoefficients, type ModelSource, type LoadFlapOptions, type GenerateRequest, type GeneratedVideo, type Frame, type Progress, type Stage } from './flap';
+export { Flap, loadFlap, encodeVideo, modelFolder, neutralCoefficients, type ModelSource, type LoadFlapOptions, type LoadProgress, type GenerateRequest, type GeneratedVideo, type Frame, type Progress, type Stage } from './flap';
 export { prepareAudio, type AudioInput, type RawAudio } from './io/audio';
 export { prepareImage, type ImageInput, type RawImage, type Box } from './io/image';
+export { parseCoefficients } from './io/coeffs';
 export { CoefficientSequence, COEFFS, Slices } from './controls/layout';
 export { applyControls, validateControls, blinkSchedule, type Controls, type PoseControl, type BlinkControl, type ExpressionControl, type GazeControl, type ExternalCoefficients, type PoseKey } from './controls/controls';
 export { eulerToAxisAngle, axisAngleToEuler } from './controls/rotation';

@@ -14,7 +14,10 @@ Without --image/--audio it uses the bundled samples (demo/samples/).
   --image FILE          portrait (PNG, JPEG or WebP)
   --audio FILE          speech (WAV, MP3, OGG, ...)
   --out FILE            output video (default talk.webm; .mp4 for MP4)
-  --model NAME          auto (default: flap-mini if present, else test), mini, test
+  --model MODEL         a model folder (config.json, weights.safetensors, head_asset.safetensors when
+                        the model draws a geometry guide), or the URL of one; in a checkout of the
+                        repository also mini (models/flap-mini) or test (the untrained test config);
+                        default auto: mini, else test, when in a checkout
   --yaw/--pitch/--roll DEG    head pose offsets added to the audio-driven motion
   --pose MODE           audio (default) | fixed (the offsets become the pose)
   --keyframes LIST      pose keyframes "t:yaw,pitch,roll;..." (seconds, degrees)
@@ -43,7 +46,8 @@ export interface CliOptions {
   audio?: string;
   out: string;
   format: 'webm' | 'mp4';
-  model: 'auto' | 'mini' | 'test';
+  /** `auto`, `mini`, `test`, a folder or an http(s) URL of one. */
+  model: string;
   controls: Controls;
   coeffsFile?: string;
   drive?: string;
@@ -128,7 +132,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | 'help' {
     audio: values.audio,
     out,
     format,
-    model: oneOf('model', values.model, ['auto', 'mini', 'test'] as const) ?? 'auto',
+    model: values.model?.trim() || 'auto',
     controls,
     coeffsFile: values.coeffs,
     drive: values.drive,

@@ -1,16 +1,23 @@
 /**
  * `flap-webgpu render`: validates the arguments and input files, then renders in headless Chromium (WebGPU
- * and WebCodecs live there) through demo/render.html on the Vite server that bin/flap-webgpu.mjs started.
- * Progress goes to stderr; the video (and optional PNG frames / coefficients) to the given paths.
+ * and WebCodecs live there) through the prebuilt page `dist/cli/render.html` (src/cli/page.ts), served with the
+ * model and the bundled samples by a small static server in plain Node (scripts/serve.mjs): nothing is compiled
+ * at run time, so it runs from the installed package. Progress goes to stderr; the video (and optional PNG
+ * frames / coefficients) to the given paths.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { launchChromium } from '../../scripts/chromium';
+import { launchChromium } from '../../scripts/chromium.mjs';
+import { serve } from '../../scripts/serve.mjs';
+import { FlapError } from '../errors';
 import { parseCoefficients } from '../io/coeffs';
 import { parseCliArgs, USAGE } from './args';
+import { resolveModel, type ResolvedModel } from './model';
+import type { RenderRequest, RenderResult } from './page';
 
 function bar(fraction: number, label: string): string {
   const width = 30;
@@ -58,7 +65,13 @@ export function progressWriter(tty: boolean, write: (text: string) => void): (fr
   };
 }
 
-export async function main(argv: readonly string[], baseUrl: string): Promise<number> {
+const say = (message: string) => process.stderr.write(`flap-webgpu: ${message}\n`);
+
+/**
+ * Runs the command line with `argv` (without `node` and the script); `root` is the package's folder (where
+ * `dist/`, `demo/samples/` and, in a checkout, `models/` are). Resolves to the exit code.
+ */
+export async function main(argv: readonly string[], root: string): Promise<number> {
   let options;
   try {
     options = parseCliArgs(argv);
@@ -70,77 +83,99 @@ export async function main(argv: readonly string[], baseUrl: string): Promise<nu
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const read = async (path: string | undefined, what: string) => {
-    if (!path) return undefined;
-    try {
-      return new Uint8Array(await readFile(path));
-    } catch (e) {
-      throw new Error(`${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  };
-  const image = await read(options.image, '--image');
-  const audio = await read(options.audio, '--audio');
-  const coeffBytes = await read(options.coeffsFile, '--coeffs');
-  const externalRows = coeffBytes ? Array.from(parseCoefficients(options.coeffsFile!, coeffBytes).data) : undefined;
-  const b64 = (b?: Uint8Array) => (b ? Buffer.from(b).toString('base64') : undefined);
+  const page = join(root, 'dist', 'cli', 'render.html');
+  if (!existsSync(page)) {
+    say(`the render page ${page} is missing: build it with \`npm run build:lib\` (a checkout) or reinstall the package`);
+    return 1;
+  }
+  let model: ResolvedModel;
+  let image: Uint8Array | undefined;
+  let audio: Uint8Array | undefined;
+  let externalRows: number[] | undefined;
   let drive: string[] | undefined;
+  const b64 = (b?: Uint8Array) => (b ? Buffer.from(b).toString('base64') : undefined);
   try {
+    model = resolveModel(options.model, root);
+    const read = async (path: string | undefined, what: string) => {
+      if (!path) return undefined;
+      try {
+        return new Uint8Array(await readFile(path));
+      } catch (e) {
+        throw new Error(`${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    };
+    image = await read(options.image, '--image');
+    audio = await read(options.audio, '--audio');
+    const coeffBytes = await read(options.coeffsFile, '--coeffs');
+    externalRows = coeffBytes ? Array.from(parseCoefficients(options.coeffsFile!, coeffBytes).data) : undefined;
     drive = options.drive ? (await driveFrames(options.drive)).map((f) => b64(f)!) : undefined;
   } catch (e) {
-    process.stderr.write(`flap-webgpu: ${(e as Error).message}\n`);
+    say((e as Error).message);
     return 2;
   }
 
-  const browser = await launchChromium();
+  const server = await serve({
+    mounts: { '/': join(root, 'dist'), '/samples/': join(root, 'demo', 'samples'), ...model.mounts },
+  });
+  let browser;
   try {
-    const page = await browser.newPage();
+    browser = await launchChromium();
+  } catch (e) {
+    await server.close();
+    say((e as Error).message);
+    return 1;
+  }
+  try {
+    const tab = await browser.newPage();
     const started = Date.now();
     const progress = progressWriter(process.stderr.isTTY === true, (text) => process.stderr.write(text));
-    await page.exposeFunction('flapProgress', (line: string) => {
+    await tab.exposeFunction('flapProgress', (line: string) => {
       const p = JSON.parse(line) as { stage: string; fraction: number; clip?: number; clips?: number };
       const label = p.clips ? `${p.stage} clip ${p.clip! + 1}/${p.clips}` : p.stage;
       progress(p.fraction, label, `${((Date.now() - started) / 1000).toFixed(0)} s`);
     });
-    page.on('pageerror', (err) => process.stderr.write(`\npage error: ${(err as Error).message}\n`));
-    await page.goto(`${baseUrl}/demo/render.html`);
-    await page.waitForFunction(() => document.body.dataset.ready === '1', { timeout: 120_000 });
-    const result = (await page.evaluate(
-      (req) => window.flapRender(req as never),
-      {
-        model: options.model,
-        image: b64(image),
-        audio: b64(audio),
-        controls: { ...options.controls, externalRows },
-        drive,
-        sampler: options.sampler,
-        steps: options.steps,
-        guidanceScale: options.guidanceScale,
-        seed: options.seed,
-        format: options.format,
-        wantFrames: !!options.pngDir,
-      },
-    )) as { ok: boolean; error?: string; video?: string; frames?: string[]; coefficients?: number[]; model?: string; trained?: boolean; adapter?: string; steps?: number; seconds?: number; frameCount?: number; fps?: number; peakBytes?: number };
+    tab.on('pageerror', (err) => process.stderr.write(`\npage error: ${(err as Error).message}\n`));
+    await tab.goto(`${server.url}/cli/render.html`);
+    await tab.waitForFunction(() => document.body.dataset.ready === '1', { timeout: 120_000 });
+    const request: RenderRequest = {
+      model: model.source,
+      image: b64(image),
+      audio: b64(audio),
+      controls: { ...options.controls, externalRows },
+      drive,
+      sampler: options.sampler,
+      steps: options.steps,
+      guidanceScale: options.guidanceScale,
+      seed: options.seed,
+      format: options.format,
+      wantFrames: !!options.pngDir,
+    };
+    const result = (await tab.evaluate((req) => window.flapRender(req), request)) as RenderResult;
     if (process.stderr.isTTY) process.stderr.write('\n');
     if (!result.ok) {
-      process.stderr.write(`flap-webgpu: ${result.error}\n`);
+      say(result.error);
       return 1;
     }
-    await writeFile(options.out, Buffer.from(result.video!, 'base64'));
+    await writeFile(options.out, Buffer.from(result.video, 'base64'));
     if (options.pngDir) {
       await mkdir(options.pngDir, { recursive: true });
-      await Promise.all(result.frames!.map((f, i) => writeFile(join(options.pngDir!, `frame_${String(i).padStart(5, '0')}.png`), Buffer.from(f, 'base64'))));
+      await Promise.all(result.frames.map((f, i) => writeFile(join(options.pngDir!, `frame_${String(i).padStart(5, '0')}.png`), Buffer.from(f, 'base64'))));
     }
     if (options.coeffsOut) {
       const rows = [];
-      for (let i = 0; i < result.coefficients!.length; i += 120) rows.push(result.coefficients!.slice(i, i + 120));
+      for (let i = 0; i < result.coefficients.length; i += 120) rows.push(result.coefficients.slice(i, i + 120));
       await writeFile(options.coeffsOut, JSON.stringify({ fps: result.fps, coefficients: rows }));
     }
     process.stderr.write(
-      `wrote ${options.out}: ${result.frameCount} frames at ${result.fps} fps in ${result.seconds!.toFixed(1)} s with ${result.model}, ${result.steps} sampler steps` +
-        `${result.trained ? '' : ' (untrained test weights: expect noise)'} on ${result.adapter}; peak GPU memory ${(result.peakBytes! / 1e6).toFixed(1)} MB\n`,
+      `wrote ${options.out}: ${result.frameCount} frames at ${result.fps} fps in ${result.seconds.toFixed(1)} s with ${result.model} (${model.label}), ${result.steps} sampler steps` +
+        `${result.trained ? '' : ' (untrained test weights: expect noise)'} on ${result.adapter}; peak GPU memory ${(result.peakBytes / 1e6).toFixed(1)} MB\n`,
     );
     return 0;
+  } catch (e) {
+    say(e instanceof FlapError ? `${e.code}: ${e.message}` : (e as Error).message);
+    return 1;
   } finally {
     await browser.close();
+    await server.close();
   }
 }

@@ -1,3 +1,4 @@
 export * from './safetensors';
 export * from './sharded';
 export * from './load';
+export * from './fetch';

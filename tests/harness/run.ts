@@ -7,7 +7,7 @@
  * await runEverywhere(import.meta.url);
  */
 import { afterAll, beforeAll, describe, inject, it } from 'vitest';
-import puppeteer, { type Browser, type Page } from 'puppeteer';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { createDevice, type DeviceOptions, type FlapDevice } from '../../src/runtime/device';

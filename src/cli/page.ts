@@ -1,11 +1,11 @@
-// The command line's page: it receives the inputs from Node, generates in this browser's WebGPU, muxes the
-// video with WebCodecs and hands the bytes back (base64). Progress goes out through window.flapProgress.
-import { encodeVideo, FlapError, loadFlap, type Controls } from '../src/index';
-import { CoefficientSequence } from '../src/controls/layout';
-import { defaultModel } from './model';
+// The command line's page (built to dist/cli/page.js, opened by src/cli/main.ts): it receives the inputs from
+// Node, generates in this browser's WebGPU, muxes the video with WebCodecs and hands the bytes back (base64).
+// Progress goes out through window.flapProgress.
+import { CoefficientSequence, encodeVideo, FlapError, loadFlap, type Controls } from '../index';
 
 export interface RenderRequest {
-  model: string;
+  /** A model folder's URL, or the URLs of its config and weights. */
+  model: string | { config: string; weights: string };
   image?: string; // base64; default: the bundled portrait
   audio?: string; // base64; default: the bundled speech
   controls: Controls & { externalRows?: number[] };
@@ -18,9 +18,27 @@ export interface RenderRequest {
   wantFrames: boolean;
 }
 
+export type RenderResult =
+  | { ok: false; error: string }
+  | {
+      ok: true;
+      model: string;
+      trained: boolean;
+      adapter: string;
+      steps: number;
+      seconds: number;
+      video: string;
+      mimeType: string;
+      frames: string[];
+      fps: number;
+      frameCount: number;
+      coefficients: number[];
+      peakBytes: number;
+    };
+
 declare global {
   interface Window {
-    flapRender(req: RenderRequest): Promise<unknown>;
+    flapRender(req: RenderRequest): Promise<RenderResult>;
     flapProgress?(line: string): void;
   }
 }
@@ -32,7 +50,11 @@ function toBase64(b: Uint8Array): string {
   return btoa(s);
 }
 const CPU_STEPS = 2;
-const fetchBytes = async (url: string) => new Uint8Array(await (await fetch(url)).arrayBuffer());
+const fetchBytes = async (url: string) => {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+};
 
 async function pngOf(rgba: Uint8ClampedArray, width: number, height: number): Promise<string> {
   const canvas = new OffscreenCanvas(width, height);
@@ -42,10 +64,13 @@ async function pngOf(rgba: Uint8ClampedArray, width: number, height: number): Pr
 
 window.flapRender = async (req) => {
   try {
-    const choice = await defaultModel(req.model);
     const t0 = performance.now();
-    const flap = await loadFlap(choice, {
-      onProgress: (loaded, total) => window.flapProgress?.(JSON.stringify({ stage: 'load', fraction: total ? loaded / total : 0 })),
+    // Each run has a fresh browser profile: a cache would only cost a copy of the weights on disk.
+    const flap = await loadFlap(req.model, {
+      cache: false,
+      onProgress: (p) => {
+        if (p.phase === 'upload') window.flapProgress?.(JSON.stringify({ stage: 'load', fraction: p.total ? p.loaded / p.total : 0 }));
+      },
     });
     // On a CPU-backed adapter (SwiftShader) a step of a real model takes tens of seconds: without an explicit
     // --steps the command line keeps to CPU_STEPS so that the bundled sample finishes in minutes.
@@ -57,8 +82,8 @@ window.flapRender = async (req) => {
       controls.external = { sequence: await flap.estimate(req.drive.map(fromBase64)), mode: 'replace', extend: 'loop' };
     }
     const video = await flap.generate({
-      image: req.image ? fromBase64(req.image) : await fetchBytes('/demo/samples/portrait.png'),
-      audio: req.audio ? fromBase64(req.audio) : await fetchBytes('/demo/samples/speech.wav'),
+      image: req.image ? fromBase64(req.image) : await fetchBytes('/samples/portrait.png'),
+      audio: req.audio ? fromBase64(req.audio) : await fetchBytes('/samples/speech.wav'),
       controls,
       sampler: req.sampler,
       steps,
@@ -69,11 +94,12 @@ window.flapRender = async (req) => {
     const file = await encodeVideo(video, req.format);
     const frames = req.wantFrames ? await Promise.all(video.frames.map((f) => pngOf(f.rgba, f.width, f.height))) : [];
     const adapter = flap.device.info;
+    const name = flap.config.name;
     flap.dispose();
     return {
       ok: true,
-      model: choice.name,
-      trained: choice.trained,
+      model: name,
+      trained: name !== 'test',
       adapter: [adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' / '),
       steps: steps ?? flap.config.scheduler.default_steps,
       seconds: (performance.now() - t0) / 1000,

@@ -1,5 +1,0 @@
-// Never download a browser: tests drive the system Chromium (Debian's `chromium` package).
-module.exports = {
-  skipDownload: true,
-  executablePath: process.env.FLAP_CHROMIUM || process.env.PUPPETEER_EXECUTABLE_PATH || '/usr/bin/chromium',
-};

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attentionKernel, type AttentionSpec } from '../../src/ops/nn/attention';
 import { conv2dKernel, type Conv2dSpec } from '../../src/ops/nn/conv2d';
-import { normKernel } from '../../src/ops/nn/norm';
+import { normGroupKernel, normKernel } from '../../src/ops/nn/norm';
 import { softmaxKernel } from '../../src/ops/nn/softmax';
 import { timestepEmbeddingKernel } from '../../src/ops/nn/timestep_embedding';
 import { binaryKernel } from '../../src/ops/math/binary';
@@ -63,6 +63,7 @@ const spaces: Record<string, SpecSpace> = {
     values: { VARIANT: ['rows', 'tiled', 'subgroup'], D: [24, 22], DV: [6, 5], BK: [4, 16, 32], WG: [4, 64], CONCAT: BOOL, VEC: BOOL, RQ: [1, 2, 4], UNROLL_DV: BOOL },
   },
   'nn/norm': { def: normKernel, bases: [{ SILU: true, WG: 64 }], values: { SILU: BOOL, WG: [32, 64] } },
+  'nn/norm_group': { def: normGroupKernel, bases: [{ VEC: 4, SILU: true, WG: 8 }], values: { VEC: [1, 4], SILU: BOOL, WG: [8, 64] } },
   'nn/softmax': { def: softmaxKernel, bases: [{ WG: 64 }], values: { WG: [32, 64] } },
   'nn/timestep_embedding': { def: timestepEmbeddingKernel, bases: [{ FLIP: true, WG: 64 }], values: { FLIP: BOOL, WG: [32, 64] } },
   'render/guide_pack': { def: guidePackKernel, bases: [{ WG: 64 }], values: { WG: [32, 64] } },

@@ -1,5 +1,5 @@
 import { ShapeError } from '../../../src/errors';
-import { groupNorm, layerNorm } from '../../../src/ops/nn/norm';
+import { groupNorm, layerNorm, type NormVariant } from '../../../src/ops/nn/norm';
 import { assertClose, assertThrows, randomArray, rng } from '../../harness/assert';
 import type { Cases } from '../../harness/cases';
 
@@ -29,6 +29,9 @@ function reference(x: Float32Array, n: number, p: number, c: number, g: number, 
   return out;
 }
 
+/** Both variants on every adapter: `thread` is the CPU default, `fused` the GPU one. */
+const VARIANTS: NormVariant[] = ['fused', 'thread'];
+
 export const cases: Cases = {
   'group-norm (+SiLU) on 24 channels-last shapes: odd sizes, 1 to 32 groups, large means': async ({ device, log }) => {
     const r = rng(11);
@@ -48,9 +51,12 @@ export const cases: Cases = {
       const b = randomArray(c, r);
       const silu = i % 2 === 0;
       await device.scopeAsync(async () => {
-        const y = groupNorm(device.tensor([n, h, w, c], 'f32', x), device.tensor([c], 'f32', wt), device.tensor([c], 'f32', b), g, 1e-5, { silu });
-        const rep = assertClose(await y.read(), reference(x, n, h * w, c, g, wt, b, 1e-5, silu), { atol: 2e-4, rtol: 1e-4, label: `[${n},${h},${w},${c}] g=${g}` });
-        if (i < 3) log(`[${n},${h},${w},${c}] g=${g}: max abs err ${rep.maxAbsError.toExponential(2)}`);
+        const want = reference(x, n, h * w, c, g, wt, b, 1e-5, silu);
+        for (const variant of VARIANTS) {
+          const y = groupNorm(device.tensor([n, h, w, c], 'f32', x), device.tensor([c], 'f32', wt), device.tensor([c], 'f32', b), g, 1e-5, { silu, variant });
+          const rep = assertClose(await y.read(), want, { atol: 2e-4, rtol: 1e-4, label: `${variant} [${n},${h},${w},${c}] g=${g}` });
+          if (i < 3) log(`${variant} [${n},${h},${w},${c}] g=${g}: max abs err ${rep.maxAbsError.toExponential(2)}`);
+        }
       });
     }
   },
@@ -66,8 +72,10 @@ export const cases: Cases = {
       const wt = randomArray(c, r);
       const b = randomArray(c, r);
       await device.scopeAsync(async () => {
-        const y = layerNorm(device.tensor(shape, 'f32', x), device.tensor([c], 'f32', wt), device.tensor([c], 'f32', b), 1e-5);
-        assertClose(await y.read(), reference(x, rows, 1, c, 1, wt, b, 1e-5, false), { atol: 2e-4, rtol: 1e-4, label: `[${shape.join(',')}]` });
+        for (const variant of VARIANTS) {
+          const y = layerNorm(device.tensor(shape, 'f32', x), device.tensor([c], 'f32', wt), device.tensor([c], 'f32', b), 1e-5, { variant });
+          assertClose(await y.read(), reference(x, rows, 1, c, 1, wt, b, 1e-5, false), { atol: 2e-4, rtol: 1e-4, label: `${variant} [${shape.join(',')}]` });
+        }
       });
     }
   },

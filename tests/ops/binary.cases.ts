@@ -1,5 +1,5 @@
 import { ShapeError } from '../../src/errors';
-import { binary, broadcastShapes, type BinaryOp } from '../../src/ops/math/binary';
+import { binary, broadcastLayout, broadcastShapes, selectVariant, type BinaryOp } from '../../src/ops/math/binary';
 import { assertClose, assertEqual, assertThrows, randomArray, rng } from '../harness/assert';
 import type { Cases } from '../harness/cases';
 
@@ -45,6 +45,8 @@ function shapePairs(count: number, seed: number): [number[], number[]][] {
     [[3, 1, 5], [1, 4, 1]],
     [[2, 3, 4, 5, 6, 7], [7]],
     [[65537], [1]],
+    [[2, 3, 5, 4], [3, 1, 4]], // the motion module's positions: broadcast across the batch and the pixels
+    [[1, 6, 1], [1, 1]],
   ];
   while (pairs.length < count) {
     const rank = 1 + Math.floor(r() * 5);
@@ -72,6 +74,16 @@ export const cases: Cases = {
         assertClose(await out.read(), reference(op, av, as, bv, bs), { atol: 1e-6, rtol: 1e-6, label: `${op} [${as}] x [${bs}]` });
       });
     }
+  },
+
+  'broadcast dimensions are merged where both operands walk them as one': async ({ device }) => {
+    assertEqual(broadcastLayout([2, 3, 5, 4], [3, 1, 4], [2, 3, 5, 4]), { shape: [2, 3, 5, 4], aStrides: [60, 20, 4, 1], bStrides: [0, 4, 0, 1] }, 'positions');
+    assertEqual(broadcastLayout([6, 7, 8], [8], [6, 7, 8]), { shape: [42, 8], aStrides: [8, 1], bStrides: [0, 1] }, 'a bias');
+    assertEqual(broadcastLayout([1, 5, 1, 3], [5, 2, 1], [1, 5, 2, 3]), { shape: [5, 2, 3], aStrides: [3, 0, 1], bStrides: [2, 1, 0] }, 'ones dropped');
+    await device.scopeAsync(async () => {
+      assertEqual(selectVariant('add', device.tensor([4, 9]), device.tensor([9])).RANK, 2, 'rank of a row bias');
+      assertEqual(selectVariant('add', device.tensor([4, 9]), device.tensor([4, 9])).RANK, 0, 'same shapes');
+    });
   },
 
   'shapes that do not broadcast are refused before any GPU work': async ({ device }) => {

@@ -46,7 +46,7 @@ const conv2dBase: Conv2dSpec = { CO: 8, PX: 4, VEC: true, W16: false, ACT: 'silu
 const attentionBase: AttentionSpec = { VARIANT: 'rows', D: 24, DV: 6, BK: 4, WG: 64, CONCAT: true, VEC: true, RQ: 4, UNROLL_DV: true };
 
 const spaces: Record<string, SpecSpace> = {
-  'math/binary': { def: binaryKernel, bases: [{ OP: 'add', BROADCAST: true, WG: 256 }], values: { OP: ['add', 'sub', 'mul', 'div', 'max', 'min'], BROADCAST: BOOL, WG: [64, 256] } },
+  'math/binary': { def: binaryKernel, bases: [{ OP: 'add', RANK: 2, WG: 256 }], values: { OP: ['add', 'sub', 'mul', 'div', 'max', 'min'], RANK: [0, 1, 2, 8], WG: [64, 256] } },
   'math/unary': { def: unaryKernel, bases: [{ OP: 'silu', WG: 256 }], values: { OP: ['silu', 'gelu', 'gelu_tanh', 'relu', 'log', 'geglu'], WG: [64, 256] } },
   'math/matmul': {
     def: matmulKernel,

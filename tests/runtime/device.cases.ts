@@ -72,7 +72,7 @@ export const cases: Cases = {
     assertClose(await result.read(), new Float32Array(1000).fill(11), { atol: 0 });
     log(`profile source ${report.source}: ${report.rows.map((r) => `${r.key} ${r.calls}x ${r.ms.toFixed(3)} ms`).join('; ')}`);
     assertEqual(report.source, device.info.features.timestampQuery ? 'gpu-timestamps' : 'cpu-encode', 'source');
-    assertEqual(report.rows.map((r) => [r.key, r.calls]), [['binary[BROADCAST=false,OP=add,WG=256]', 10]], 'rows');
+    assertEqual(report.rows.map((r) => [r.key, r.calls]), [['binary[OP=add,RANK=0,WG=256]', 10]], 'rows');
     assert(report.opMs >= 0 && report.wallMs > 0, 'times are measured');
     result.release();
     a.release();

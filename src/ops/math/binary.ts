@@ -9,7 +9,8 @@ export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min';
 
 export type BinarySpec = {
   readonly OP: BinaryOp;
-  readonly BROADCAST: boolean;
+  /** 0: both operands have the output's shape; else the number of (merged) dimensions indexed through strides. */
+  readonly RANK: number;
   readonly WG: number;
 };
 
@@ -40,21 +41,46 @@ export function broadcastShapes(a: readonly number[], b: readonly number[]): num
   return out;
 }
 
-/** Strides of `shape` read as `outShape` (right-aligned, 0 where broadcast), padded on the left to 8. */
+/** Strides of `shape` read as `outShape` (right-aligned, 0 where broadcast), one per output dimension. */
 function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
-  const strides = new Array<number>(MAX_RANK).fill(0);
+  const strides = new Array<number>(outShape.length).fill(0);
   let stride = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
-    const at = MAX_RANK - (shape.length - i);
-    strides[at] = shape[i] === 1 && outShape[outShape.length - (shape.length - i)] !== 1 ? 0 : stride;
+    const at = outShape.length - (shape.length - i);
+    strides[at] = shape[i] === 1 && outShape[at] !== 1 ? 0 : stride;
     stride *= shape[i]!;
   }
   return strides;
 }
 
+/**
+ * The output's dimensions with both operands' strides, adjacent dimensions merged where both operands walk
+ * them as one (contiguous, or both broadcast), and dimensions of size 1 dropped: each remaining dimension
+ * costs the kernel a division per element. [B, F, P, C] + [F, 1, C] stays 4 deep; [B, N] + [N] becomes 2.
+ */
+export function broadcastLayout(a: readonly number[], b: readonly number[], outShape: readonly number[]): { shape: number[]; aStrides: number[]; bStrides: number[] } {
+  const sa = broadcastStrides(a, outShape), sb = broadcastStrides(b, outShape);
+  const shape: number[] = [], aStrides: number[] = [], bStrides: number[] = [];
+  for (let i = 0; i < outShape.length; i++) {
+    const d = outShape[i]!;
+    if (d === 1) continue;
+    const last = shape.length - 1;
+    if (last >= 0 && aStrides[last] === sa[i]! * d && bStrides[last] === sb[i]! * d) {
+      shape[last]! *= d;
+      aStrides[last] = sa[i]!;
+      bStrides[last] = sb[i]!;
+    } else {
+      shape.push(d);
+      aStrides.push(sa[i]!);
+      bStrides.push(sb[i]!);
+    }
+  }
+  return { shape, aStrides, bStrides };
+}
+
 export function selectVariant(op: BinaryOp, a: Tensor, b: Tensor): BinarySpec {
   const same = a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
-  return { OP: op, BROADCAST: !same, WG };
+  return { OP: op, RANK: same ? 0 : broadcastLayout(a.shape, b.shape, broadcastShapes(a.shape, b.shape)).shape.length, WG };
 }
 
 export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
@@ -66,16 +92,12 @@ export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const out = device.tensor(outShape, 'f32');
   const count = out.size;
   if (count === 0) return out;
-  const padded = [...new Array<number>(MAX_RANK - outShape.length).fill(1), ...outShape];
+  const layout = broadcastLayout(a.shape, b.shape, outShape);
+  const pad = (v: number[], fill: number) => [...new Array<number>(MAX_RANK - v.length).fill(fill), ...v];
   device.run(binaryKernel, selectVariant(op, a, b), {
     inputs: [a, b],
     outputs: [out],
-    uniforms: {
-      count,
-      shape: padded,
-      a_strides: broadcastStrides(a.shape, outShape),
-      b_strides: broadcastStrides(b.shape, outShape),
-    },
+    uniforms: { count, shape: pad(layout.shape, 1), a_strides: pad(layout.aStrides, 0), b_strides: pad(layout.bStrides, 0) },
     workgroups: flatDispatch(count, WG, device.info.limits.maxComputeWorkgroupsPerDimension),
   });
   return out;

@@ -59,26 +59,22 @@ class Log:
 
 
 class Budget:
-    """Wall-clock budget across resumptions: `elapsed` carries the time of earlier runs. A gap of more than
-    `pause` seconds between two `done()` checks (one per step; a step takes seconds) is a paused process
-    (SIGSTOP while the machine runs a benchmark or CI alone) and is not counted."""
+    """A training budget in minutes of this process's CPU time divided by its torch threads: the wall-clock time
+    the run would take with the machine to itself. Measured that way, a run gets the same amount of training
+    whatever else the machine is doing (tests, benchmarks, a second trainer on 2 cores stretched one stage's
+    steps from 4 s to 33 s of wall time), and a paused process (SIGSTOP) uses none of it. `elapsed` carries the
+    time of earlier runs over resumptions."""
 
-    pause = 120.0
-
-    def __init__(self, minutes: float, elapsed: float = 0.0):
+    def __init__(self, minutes: float, elapsed: float = 0.0, threads: int | None = None):
         self.limit = minutes * 60
-        self.start = time.time() - elapsed
-        self.last_check = time.time()
+        self.threads = threads or torch.get_num_threads()
+        self.start = time.process_time() / self.threads - elapsed
 
     @property
     def elapsed(self) -> float:
-        return time.time() - self.start
+        return time.process_time() / self.threads - self.start
 
     def done(self) -> bool:
-        now = time.time()
-        if now - self.last_check > self.pause:
-            self.start += now - self.last_check
-        self.last_check = now
         return self.elapsed >= self.limit
 
     def lr_factor(self, tail: float = 0.25, floor: float = 0.1) -> float:

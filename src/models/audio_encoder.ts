@@ -7,7 +7,8 @@ import { ShapeError } from '../errors';
 import { add } from '../ops/math/binary';
 import { unary } from '../ops/math/unary';
 import { attention } from '../ops/nn/attention';
-import { conv1d, prepareConvWeight, type ConvWeight } from '../ops/nn/conv2d';
+import { conv1d, convWeight, type ConvWeight } from '../ops/nn/conv2d';
+import { permuteRaw } from '../weights/permute';
 import { slice } from '../ops/tensor/slab';
 import type { FlapDevice } from '../runtime/device';
 import type { Tensor } from '../runtime/tensor';
@@ -100,9 +101,12 @@ export class WeightNormConv1d extends Module {
     const norms = new Float64Array(k);
     for (let i = 0; i < v.length; i++) norms[i % k]! += v[i]! ** 2;
     const w = Float32Array.from(v, (x, i) => (g[i % k]! * x) / Math.sqrt(norms[i % k]!));
-    const folded = device.tensor(this.weight_v.shape, 'f32', w);
+    // [C, C/g, K] → conv2d's [C, 1, K, C/g], on the CPU.
+    const [c, cg] = this.weight_v.shape as [number, number];
+    const laid = permuteRaw({ name: 'pos_conv', dtype: 'F32', shape: [c, cg, k], bytes: new Uint8Array(w.buffer) }, [0, 2, 1]);
+    const folded = device.tensor([c, 1, k, cg], 'f32', new Float32Array(laid.bytes.buffer, laid.bytes.byteOffset, c * cg * k));
     this.folded?.weight.release();
-    this.folded = prepareConvWeight(folded);
+    this.folded = convWeight(folded);
     folded.release();
   }
 

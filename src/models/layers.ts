@@ -6,7 +6,7 @@
 import { ShapeError } from '../errors';
 import type { Activation } from '../ops/activation';
 import { linear } from '../ops/math/matmul';
-import { conv1d, conv2d, prepareConvWeight, type Conv2dOptions, type ConvWeight } from '../ops/nn/conv2d';
+import { conv1d, conv2d, convWeight, type Conv2dOptions, type ConvWeight } from '../ops/nn/conv2d';
 import { groupNorm, layerNorm } from '../ops/nn/norm';
 import type { Tensor } from '../runtime/tensor';
 import { Module, Parameter } from './module';
@@ -40,20 +40,15 @@ export class Conv2d extends Module {
     bias = true,
   ) {
     super();
-    this.weight = new Parameter([outChannels, inChannels / (options.groups ?? 1), kernel, kernel]);
+    // Loaded as [Cout, KH, KW, Cin/g], the layout conv2d reads (re-laid on the CPU by the loader).
+    this.weight = new Parameter([outChannels, inChannels / (options.groups ?? 1), kernel, kernel], [0, 2, 3, 1]);
     if (bias) this.bias = new Parameter([outChannels]);
   }
 
-  /**
-   * Re-lays the loaded weight for the kernel. A k×k weight's original layout is then dropped (the re-laid copy
-   * is all the kernel reads), so conv weights are held once; a 1×1 weight is used as it is.
-   */
+  /** Wraps the loaded weight for the kernel (a view: nothing is copied). */
   override prepare(): void {
-    if (this.prepared && !this.weight.loaded) return; // prepared already, the original dropped
-    const weight = this.weight.tensor;
     this.prepared?.weight.release();
-    this.prepared = prepareConvWeight(weight);
-    if (this.kernel > 1) this.weight.release();
+    this.prepared = convWeight(this.weight.tensor);
   }
 
   /** x [N, H, W, Cin] → act(conv + b) + residual, [N, OH, OW, Cout]; `bias` ([Cout] or [N, Cout]) replaces b. */
@@ -83,14 +78,18 @@ export class Conv1d extends Module {
     bias = true,
   ) {
     super();
-    this.weight = new Parameter([outChannels, inChannels / (options.groups ?? 1), kernel]);
+    // Loaded as [Cout, K, Cin/g] (re-laid on the CPU by the loader): conv2d's layout with a height of 1.
+    this.weight = new Parameter([outChannels, inChannels / (options.groups ?? 1), kernel], [0, 2, 1]);
     if (bias) this.bias = new Parameter([outChannels]);
   }
 
-  /** Re-lays the loaded weight for the kernel. */
+  /** Wraps the loaded weight for the kernel (a view: nothing is copied). */
   override prepare(): void {
     this.prepared?.weight.release();
-    this.prepared = prepareConvWeight(this.weight.tensor);
+    const [cout, k, cin] = this.weight.tensor.shape as [number, number, number];
+    const image = this.weight.tensor.reshape([cout, 1, k, cin]);
+    this.prepared = convWeight(image);
+    image.release();
   }
 
   /** x [N, L, Cin] → [N, OL, Cout]. */

@@ -11,7 +11,8 @@ import { cast } from '../ops/tensor/cast';
 import type { FlapDevice } from '../runtime/device';
 import type { Tensor } from '../runtime/tensor';
 import { loadToDevice, type WeightInput } from '../weights/load';
-import { bufferSource, SafetensorsReader, type Progress } from '../weights/safetensors';
+import { permuteRaw } from '../weights/permute';
+import { bufferSource, SafetensorsReader, type Progress, type RawTensor } from '../weights/safetensors';
 import { ShardedReader } from '../weights/sharded';
 import { assignStateDict, checkStateDict, type Module } from './module';
 
@@ -31,49 +32,61 @@ export async function loadModuleWeights(device: FlapDevice, module: Module, weig
   const ignore = options.ignore ?? (() => false);
   // A reader lets the table be checked before any byte of data is read (streams cannot seek: they go whole).
   let reader: SafetensorsReader | ShardedReader | undefined;
+  let opened: SafetensorsReader | undefined;
   if (weights instanceof SafetensorsReader || weights instanceof ShardedReader) reader = weights;
-  else if (weights instanceof Uint8Array || weights instanceof ArrayBuffer) reader = await SafetensorsReader.open(bufferSource(weights));
-  else if (!(weights instanceof ReadableStream)) reader = await SafetensorsReader.open(weights);
-
-  let names: string[] | undefined;
-  if (reader) {
-    const r = reader;
-    const entries = new Map<string, { shape: readonly number[]; dtype: string }>();
-    for (const name of r.names) {
-      if (!name.startsWith(prefix)) continue;
-      const info = r instanceof ShardedReader ? r.shardOf(name).info(name) : r.info(name);
-      entries.set(name.slice(prefix.length), { shape: info.shape, dtype: info.dtype });
-    }
-    checkStateDict(module, entries, ignore);
-    names = [...entries.keys()].filter((n) => !ignore(n)).map((n) => prefix + n);
+  else if (!(weights instanceof ReadableStream)) {
+    reader = opened = await SafetensorsReader.open(weights instanceof Uint8Array || weights instanceof ArrayBuffer ? bufferSource(weights) : weights);
   }
-
-  const loaded = await loadToDevice(device, reader ?? weights, { names, keepF16: options.keepF16 ?? true, onProgress: options.onProgress });
-  // A stream cannot skip ahead: everything was uploaded, so what lies outside the prefix is dropped now.
-  const tensors = new Map<string, Tensor>();
-  for (const [name, t] of loaded) {
-    if (name.startsWith(prefix)) tensors.set(name.slice(prefix.length), t);
-    else t.release();
-  }
-  const owned = new Map<string, Tensor>();
   try {
-    if (!reader) checkStateDict(module, new Map([...tensors].map(([n, t]) => [n, { shape: t.shape, dtype: t.dtype }])), ignore);
-    for (const [name, t] of tensors) {
-      if (ignore(name)) {
-        t.release();
-        continue;
+    let names: string[] | undefined;
+    if (reader) {
+      const r = reader;
+      const entries = new Map<string, { shape: readonly number[]; dtype: string }>();
+      for (const name of r.names) {
+        if (!name.startsWith(prefix)) continue;
+        const info = r instanceof ShardedReader ? r.shardOf(name).info(name) : r.info(name);
+        entries.set(name.slice(prefix.length), { shape: info.shape, dtype: info.dtype });
       }
-      // Norm affines and biases are tiny and read by f32-only kernels: widen them once here.
-      if (t.rank === 1 && t.dtype === 'f16') {
-        owned.set(name, cast(t, 'f32').keep());
-        t.release();
-      } else owned.set(name, t);
+      checkStateDict(module, entries, ignore);
+      names = [...entries.keys()].filter((n) => !ignore(n)).map((n) => prefix + n);
     }
-    assignStateDict(module, owned);
-    await module.prepareAll(device);
-  } catch (e) {
-    for (const t of [...tensors.values(), ...owned.values()]) t.release();
-    module.release();
-    throw e;
+    // Parameters stored in another layout than the file's (convolution weights) are re-laid on the CPU here.
+    const relayouts = new Map(module.namedParameters().flatMap(([name, p]) => (p.relayout ? [[prefix + name, p.relayout] as const] : [])));
+    const fileShapes = new Map<string, readonly number[]>();
+    const transform = (t: RawTensor): RawTensor => {
+      fileShapes.set(t.name, t.shape);
+      const perm = relayouts.get(t.name);
+      return perm ? permuteRaw(t, perm) : t;
+    };
+    const loaded = await loadToDevice(device, reader ?? weights, { names, keepF16: options.keepF16 ?? true, onProgress: options.onProgress, transform });
+    // A stream cannot skip ahead: everything was uploaded, so what lies outside the prefix is dropped now.
+    const tensors = new Map<string, Tensor>();
+    for (const [name, t] of loaded) {
+      if (name.startsWith(prefix)) tensors.set(name.slice(prefix.length), t);
+      else t.release();
+    }
+    const owned = new Map<string, Tensor>();
+    try {
+      if (!reader) checkStateDict(module, new Map([...tensors].map(([n, t]) => [n, { shape: fileShapes.get(prefix + n)!, dtype: t.dtype }])), ignore);
+      for (const [name, t] of tensors) {
+        if (ignore(name)) {
+          t.release();
+          continue;
+        }
+        // Norm affines and biases are tiny and read by f32-only kernels: widen them once here.
+        if (t.rank === 1 && t.dtype === 'f16') {
+          owned.set(name, cast(t, 'f32').keep());
+          t.release();
+        } else owned.set(name, t);
+      }
+      assignStateDict(module, owned);
+      await module.prepareAll(device);
+    } catch (e) {
+      for (const t of [...tensors.values(), ...owned.values()]) t.release();
+      module.release();
+      throw e;
+    }
+  } finally {
+    await opened?.close();
   }
 }

@@ -13,7 +13,14 @@ import type { DType, Tensor } from '../runtime/tensor';
 export class Parameter {
   private value: Tensor | undefined;
 
-  constructor(readonly shape: readonly number[]) {}
+  /**
+   * `shape` is the tensor's shape in the checkpoint; with `relayout`, a permutation of its axes, the loader
+   * re-lays it on the CPU before upload, so `tensor` holds the permuted layout (convolution weights).
+   */
+  constructor(
+    readonly shape: readonly number[],
+    readonly relayout?: readonly number[],
+  ) {}
 
   /** The loaded tensor; throws if the weights were never loaded. */
   get tensor(): Tensor {

@@ -21,6 +21,8 @@ export interface LoadOptions {
   /** Keep F16/BF16 as f16 on the GPU (default true). */
   keepF16?: boolean;
   onProgress?: Progress;
+  /** Applied to each tensor's bytes on the CPU before upload (a re-layout, say). */
+  transform?: (t: RawTensor) => RawTensor;
 }
 
 export type WeightInput = Uint8Array | ArrayBuffer | ByteSource | ReadableStream<Uint8Array> | SafetensorsReader | ShardedReader;
@@ -55,11 +57,13 @@ function upload(device: FlapDevice, t: RawTensor, keepF16: boolean): Tensor {
 
 export async function loadToDevice(device: FlapDevice, input: WeightInput, options: LoadOptions = {}): Promise<Map<string, Tensor>> {
   const keepF16 = options.keepF16 ?? true;
+  const transform = options.transform ?? ((t: RawTensor) => t);
   const out = new Map<string, Tensor>();
+  let opened: SafetensorsReader | undefined;
   const wanted = options.names ? new Set(options.names) : undefined;
   try {
     if (input instanceof ReadableStream) {
-      await readSafetensorsStream(input, (t) => void out.set(t.name, upload(device, t, keepF16)), {
+      await readSafetensorsStream(input, (t) => void out.set(t.name, upload(device, transform(t), keepF16)), {
         names: wanted,
         onProgress: options.onProgress,
         onHeader: (h) => {
@@ -70,8 +74,7 @@ export async function loadToDevice(device: FlapDevice, input: WeightInput, optio
     }
     let reader: SafetensorsReader | ShardedReader;
     if (input instanceof SafetensorsReader || input instanceof ShardedReader) reader = input;
-    else if (input instanceof Uint8Array || input instanceof ArrayBuffer) reader = await SafetensorsReader.open(bufferSource(input));
-    else reader = await SafetensorsReader.open(input);
+    else reader = opened = await SafetensorsReader.open(input instanceof Uint8Array || input instanceof ArrayBuffer ? bufferSource(input) : input);
     const names = options.names ?? reader.names;
     const sizes = names.map((n) => {
       const r = reader instanceof ShardedReader ? reader.shardOf(n) : reader;
@@ -82,7 +85,7 @@ export async function loadToDevice(device: FlapDevice, input: WeightInput, optio
     let loaded = 0;
     options.onProgress?.(0, total);
     for (let i = 0; i < names.length; i++) {
-      out.set(names[i]!, upload(device, await reader.tensor(names[i]!), keepF16));
+      out.set(names[i]!, upload(device, transform(await reader.tensor(names[i]!)), keepF16));
       loaded += sizes[i]!;
       options.onProgress?.(loaded, total);
     }
@@ -90,5 +93,7 @@ export async function loadToDevice(device: FlapDevice, input: WeightInput, optio
   } catch (e) {
     for (const t of out.values()) t.release();
     throw e;
+  } finally {
+    await opened?.close(); // a file handle the caller handed over is not left to the garbage collector
   }
 }

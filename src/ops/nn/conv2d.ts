@@ -76,7 +76,18 @@ export interface ConvWeight {
   readonly kw: number;
 }
 
-/** Prepares a PyTorch conv weight [Cout, Cin/g, KH, KW] (or conv1d's [Cout, Cin/g, K]); the input is not consumed. */
+/**
+ * A weight already laid out as [Cout, KH, KW, Cin/g] (the model loader re-lays conv weights on the CPU) as a
+ * `ConvWeight`: a view of it (a 1x1 one as [Cout, Cin/g] for matmul); the caller keeps its own reference.
+ */
+export function convWeight(laid: Tensor): ConvWeight {
+  if (laid.rank !== 4) throw new ShapeError(`conv weight must be laid out [Cout, KH, KW, Cin/g] (got [${laid.shape.join(', ')}])`);
+  const [cout, kh, kw, cinPerGroup] = laid.shape as [number, number, number, number];
+  const weight = kh === 1 && kw === 1 ? laid.reshape([cout, cinPerGroup]) : laid.reshape(laid.shape);
+  return { weight: weight.keep(), cout, cinPerGroup, kh, kw };
+}
+
+/** Prepares a PyTorch conv weight [Cout, Cin/g, KH, KW] (or conv1d's [Cout, Cin/g, K]) on the GPU; the input is not consumed. */
 export function prepareConvWeight(w: Tensor): ConvWeight {
   const shape = w.rank === 3 ? [w.shape[0]!, w.shape[1]!, 1, w.shape[2]!] : [...w.shape];
   if (shape.length !== 4) throw new ShapeError(`conv weight must be [Cout, Cin/g, KH, KW] or [Cout, Cin/g, K] (got [${w.shape.join(', ')}])`);

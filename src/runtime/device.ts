@@ -27,6 +27,12 @@ export interface DeviceOptions {
   disableFeatures?: OptionalFeature[];
   powerPreference?: GPUPowerPreference;
   label?: string;
+  /**
+   * Report these subgroup sizes in `info` instead of the adapter's (tests: kernels must be right whatever size
+   * the adapter reports, as real ones report sizes they do not run, e.g. Metal 4 on 32-wide SIMD). Kernels then
+   * choose their shapes from these; the hardware still runs its own.
+   */
+  subgroupSizes?: { min: number; max: number };
 }
 
 /** What the adapter and device turned out to be; every number is what the device was created with. */
@@ -142,8 +148,8 @@ export async function createDevice(options: DeviceOptions = {}): Promise<FlapDev
     isCpuBacked: looksCpuBacked(ai),
     isNode,
     features: { shaderF16: has('shader-f16'), subgroups: has('subgroups'), timestampQuery: has('timestamp-query') },
-    subgroupMinSize: (ai as { subgroupMinSize?: number }).subgroupMinSize,
-    subgroupMaxSize: (ai as { subgroupMaxSize?: number }).subgroupMaxSize,
+    subgroupMinSize: options.subgroupSizes?.min ?? (ai as { subgroupMinSize?: number }).subgroupMinSize,
+    subgroupMaxSize: options.subgroupSizes?.max ?? (ai as { subgroupMaxSize?: number }).subgroupMaxSize,
     limits: {
       maxBufferSize: d.maxBufferSize,
       maxStorageBufferBindingSize: d.maxStorageBufferBindingSize,

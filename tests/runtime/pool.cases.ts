@@ -26,7 +26,8 @@ export const cases: Cases = {
     result.release();
     const s = device.stats;
     log(`buffers created ${s.buffersCreated - start.buffersCreated}, dispatches ${s.dispatches - start.dispatches}, submits ${s.submits - start.submits}`);
-    assertEqual(s.buffersCreated, createdAfterWarmup, 'no buffer created after the first iterations');
+    // The one buffer created since is the readback's staging buffer (counted since every allocation is).
+    assertEqual(s.buffersCreated, createdAfterWarmup + 1, 'no pool buffer created after the first iterations');
     assertEqual(s.bytesInUse, start.bytesInUse, 'bytes in use back where they started');
     assert(s.dispatches - start.dispatches === 1000, 'one dispatch per add');
     assert(s.submits - start.submits <= 1000 / 8, 'dispatches are submitted in batches');

@@ -1,6 +1,21 @@
 /**
  * flap-webgpu: the public API. The runtime layer is exported for advanced users and benchmarks; the
  * talking-head pipeline builds on it.
+ *
+ * When the GPU fails: every error is a typed `FlapError`. `OutOfMemoryError` names the tensor and bytes the GPU
+ * could not hold (the runtime has freed its cached buffers and retried once where it could; the device stays
+ * usable). `DeviceLostError` means the device is gone (driver reset, GPU reclaimed): `Flap.recover()` loads the
+ * model again on a new device, without a page reload.
+ *
+ * @example
+ * let flap = await loadFlap(model);
+ * try {
+ *   video = await flap.generate(request);
+ * } catch (e) {
+ *   if (!(e instanceof DeviceLostError)) throw e;
+ *   flap = await flap.recover();
+ *   video = await flap.generate(request);
+ * }
  */
 export * from './errors';
 export { flags } from './flags';

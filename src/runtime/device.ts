@@ -574,9 +574,8 @@ export class FlapDevice {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    for (const r of [...this.owned.keys()]) this.destroyResource(r); // the uniform arena among them
     this.pool.destroyAll();
-    for (const r of this.owned.keys()) r.destroy(); // the uniform arena among them
-    this.owned.clear();
     this.gpu.destroy();
   }
 

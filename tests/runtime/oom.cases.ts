@@ -47,7 +47,7 @@ async function stillWorks(device: FlapDevice): Promise<void> {
  * A device over `real`'s GPU that refuses, with a genuine out-of-memory error, any new buffer taking the
  * runtime's allocations past `limit.bytes`: it asks the GPU for `maxBufferSize` bytes instead.
  */
-function budgetDevice(real: FlapDevice): { device: FlapDevice; limit: { bytes: number } } {
+export function budgetDevice(real: FlapDevice): { device: FlapDevice; limit: { bytes: number } } {
   const limit = { bytes: Infinity };
   let device: FlapDevice | undefined;
   const gpu = real.gpu;
@@ -68,7 +68,7 @@ function budgetDevice(real: FlapDevice): { device: FlapDevice; limit: { bytes: n
 }
 
 /** Whether this adapter refuses a buffer of its own `maxBufferSize` (SwiftShader does; a large GPU may not). */
-async function refusesLargest(device: FlapDevice): Promise<boolean> {
+export async function refusesLargest(device: FlapDevice): Promise<boolean> {
   device.gpu.pushErrorScope('out-of-memory');
   const b = device.gpu.createBuffer({ size: device.info.limits.maxBufferSize, usage: BufferUsage.STORAGE });
   const error = await device.gpu.popErrorScope();

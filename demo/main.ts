@@ -1,6 +1,6 @@
 // The demo page: portrait + speech (bundled samples until the user picks files or records), every control,
 // progress and cancel, frames drawn as they stream, coefficient curves, a player and a download.
-import { axisAngleToEuler, encodeVideo, FlapError, HeadRenderer, loadFlap, type Controls, type Flap, type Frame } from '../src/index';
+import { axisAngleToEuler, DeviceLostError, encodeVideo, FlapError, HeadRenderer, loadFlap, type Controls, type Flap, type Frame } from '../src/index';
 import { defaultModel } from './model';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -8,11 +8,14 @@ const status = $('status');
 const progress = $<HTMLProgressElement>('progress');
 const go = $<HTMLButtonElement>('go');
 const cancel = $<HTMLButtonElement>('cancel');
+const reload = $<HTMLButtonElement>('reload');
 let image: Blob | undefined;
 let audio: Blob | undefined;
 let drive: Blob | undefined;
 let flap: Flap | undefined;
 let abort: AbortController | undefined;
+let headAsset: string | undefined;
+let reloading = false;
 const events = { progress: 0 };
 (window as unknown as { flapDemo: unknown }).flapDemo = events;
 
@@ -152,10 +155,48 @@ async function generate() {
   } catch (e) {
     const err = e as Error;
     if (err.name === 'AbortError') setState('cancelled', 'Cancelled.');
+    else if (err instanceof DeviceLostError) offerReload(err.message);
     else setState('error', `${err instanceof FlapError ? err.code : err.name}: ${err.message}`, 'bad');
   } finally {
-    go.disabled = false;
+    go.disabled = !!flap?.isLost;
     cancel.disabled = true;
+  }
+}
+
+/** The GPU device was lost (driver reset, GPU reclaimed): say so and offer to load the model on a new one. */
+function offerReload(detail: string) {
+  go.disabled = true;
+  reload.hidden = false;
+  $('head3d').hidden = true;
+  setState('lost', `The GPU device was lost (${detail}). Reload the model to go on; your inputs stay.`, 'bad');
+}
+
+/** Tells the page when this Flap's device is lost, even between generations. */
+function watchLoss(current: Flap) {
+  void current.device.gpu.lost.then((info) => {
+    if (flap === current && !reloading) offerReload(info.message || info.reason);
+  });
+}
+
+async function reloadModel() {
+  if (!flap) return;
+  reload.disabled = true;
+  reloading = true; // recover() destroys the lost device, which is not news
+  setState('loading', 'Reloading the model on a new GPU device…');
+  try {
+    head = undefined;
+    flap = await flap.recover({ onProgress: (l, t) => (progress.value = t ? l / t : 0) });
+    watchLoss(flap);
+    if (headAsset) await loadHead(headAsset).catch((e: Error) => console.warn(`no 3-D preview: ${e.message}`));
+    reload.hidden = true;
+    go.disabled = false;
+    setState('ready', 'Ready again: the model was reloaded on a new GPU device.');
+  } catch (e) {
+    const err = e as Error;
+    setState('error', `${err instanceof FlapError ? err.code : err.name}: ${err.message}`, 'bad');
+  } finally {
+    reloading = false;
+    reload.disabled = false;
   }
 }
 
@@ -228,9 +269,12 @@ async function main() {
   $('record').onclick = () => record().catch((e: Error) => setState('error', e.message, 'bad'));
   go.onclick = generate;
   cancel.onclick = () => abort?.abort();
+  reload.onclick = reloadModel;
   setState('loading', 'Loading the model…');
   flap = await loadFlap(choice, { onProgress: (l, t) => (progress.value = t ? l / t : 0) });
-  if (choice.headAsset) await loadHead(choice.headAsset).catch((e: Error) => console.warn(`no 3-D preview: ${e.message}`));
+  watchLoss(flap);
+  headAsset = choice.headAsset;
+  if (headAsset) await loadHead(headAsset).catch((e: Error) => console.warn(`no 3-D preview: ${e.message}`));
   const info = flap.device.info;
   const table = $<HTMLTableElement>('info');
   const row = (k: string, v: string) => {

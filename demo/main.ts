@@ -2,7 +2,7 @@
 // slider with the 3-D head and the coefficient curves following each change at once (before any generation), the
 // settings kept in the address, progress and cancel, frames drawn as they stream, a player and a download.
 import {
-  applyControls, axisAngleToEuler, CoefficientSequence, COEFFS, encodeVideo, FlapError, HeadRenderer, loadFlap, neutralCoefficients,
+  applyControls, axisAngleToEuler, CoefficientSequence, COEFFS, DeviceLostError, encodeVideo, FlapError, HeadRenderer, loadFlap, neutralCoefficients,
   type Controls, type Flap, type Frame,
 } from '../src/index';
 import { defaultModel } from './model';
@@ -12,11 +12,14 @@ const status = $('status');
 const progress = $<HTMLProgressElement>('progress');
 const go = $<HTMLButtonElement>('go');
 const cancel = $<HTMLButtonElement>('cancel');
+const reload = $<HTMLButtonElement>('reload');
 let image: Blob | undefined;
 let audio: Blob | undefined;
 let drive: Blob | undefined;
 let flap: Flap | undefined;
 let abort: AbortController | undefined;
+let headAsset = '/models/flap-mini/head_asset.safetensors';
+let reloading = false;
 const events = { progress: 0, previews: 0, drawing: false };
 (window as unknown as { flapDemo: unknown }).flapDemo = events;
 
@@ -307,10 +310,51 @@ async function generate() {
   } catch (e) {
     const err = e as Error;
     if (err.name === 'AbortError') setState('cancelled', 'Cancelled.');
+    else if (err instanceof DeviceLostError) offerReload(err.message);
     else setState('error', `${err instanceof FlapError ? err.code : err.name}: ${err.message}`, 'bad');
   } finally {
-    go.disabled = false;
+    go.disabled = !!flap?.isLost;
     cancel.disabled = true;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A lost GPU device (driver reset, GPU reclaimed): say so and load the model again on a new device, inputs kept.
+
+function offerReload(detail: string) {
+  go.disabled = true;
+  reload.hidden = false;
+  $('head3d').hidden = true;
+  setState('lost', `The GPU device was lost (${detail}). Reload the model to go on; your inputs stay.`, 'bad');
+}
+
+/** Tells the page when this Flap's device is lost, even between generations. */
+function watchLoss(current: Flap) {
+  void current.device.gpu.lost.then((info) => {
+    if (flap === current && !reloading) offerReload(info.message || info.reason);
+  });
+}
+
+async function reloadModel() {
+  if (!flap) return;
+  reload.disabled = true;
+  reloading = true; // recover() destroys the lost device, which is not news
+  setState('loading', 'Reloading the model on a new GPU device…');
+  try {
+    head = undefined;
+    flap = await flap.recover({ onProgress: (p) => (progress.value = p.total ? p.loaded / p.total : 0) });
+    watchLoss(flap);
+    await loadHead(headAsset).catch((e: Error) => console.warn(`no 3-D preview: ${e.message}`));
+    reload.hidden = true;
+    go.disabled = false;
+    setState('ready', 'Ready again: the model was reloaded on a new GPU device.');
+    updatePreview();
+  } catch (e) {
+    const err = e as Error;
+    setState('error', `${err instanceof FlapError ? err.code : err.name}: ${err.message}`, 'bad');
+  } finally {
+    reloading = false;
+    reload.disabled = false;
   }
 }
 
@@ -348,6 +392,7 @@ async function main() {
   $('record').onclick = () => record().catch((e: Error) => setState('error', e.message, 'bad'));
   go.onclick = generate;
   cancel.onclick = () => abort?.abort();
+  reload.onclick = reloadModel;
   for (const id of Object.keys(SETTINGS)) input(id).addEventListener('input', updatePreview);
   // The time slider scrubs the controls' preview, or the player once a video exists.
   $<HTMLInputElement>('t').addEventListener('input', () => {
@@ -363,8 +408,10 @@ async function main() {
       status.textContent = p.phase === 'download' ? `Loading the model${p.fromCache ? ' from the browser cache' : ''}…` : 'Uploading the weights to the GPU…';
     },
   });
+  watchLoss(flap);
   // The preview needs a head asset: the model's own, or flap-mini's for models drawn without one.
-  await loadHead(choice.headAsset ?? '/models/flap-mini/head_asset.safetensors').catch((e: Error) => console.warn(`no 3-D preview: ${e.message}`));
+  headAsset = choice.headAsset ?? headAsset;
+  await loadHead(headAsset).catch((e: Error) => console.warn(`no 3-D preview: ${e.message}`));
   await estimateReference().catch((e: Error) => console.warn(`no reference estimate: ${e.message}`));
   const info = flap.device.info;
   const table = $<HTMLTableElement>('info');

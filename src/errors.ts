@@ -66,6 +66,20 @@ export class UseAfterFreeError extends FlapError {
   }
 }
 
+/**
+ * The GPU had no memory for an allocation, even after the pool's cached buffers were freed. `tensor` names what
+ * was being allocated (shape, dtype and label), `bytes` the size of the GPU buffer asked for.
+ */
+export class OutOfMemoryError extends FlapError {
+  constructor(
+    readonly tensor: string,
+    readonly bytes: number,
+    readonly gpuMessage: string,
+  ) {
+    super('OUT_OF_MEMORY', `out of GPU memory: ${bytes} bytes for ${tensor}${gpuMessage ? ` (${gpuMessage.split('\n')[0]})` : ''}`);
+  }
+}
+
 /** A request exceeds what the adapter allows (buffer size, binding size, workgroups). */
 export class LimitExceededError extends FlapError {
   constructor(message: string) {

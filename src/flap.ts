@@ -130,11 +130,23 @@ export function neutralCoefficients(): Float32Array {
   return c;
 }
 
+/**
+ * A loaded model on one GPU device. Failures of the GPU come back as typed errors:
+ * - `OutOfMemoryError` (the GPU had no memory for a tensor, which it names): the runtime frees its cached buffers
+ *   and, where nothing has been handed to the caller yet, runs the load or the generation once more before
+ *   giving up; everything the failed call allocated is freed and the Flap stays usable.
+ * - `DeviceLostError` (a driver reset, the browser reclaiming the GPU, `device.gpu.destroy()`): the call ends,
+ *   everything it allocated is freed, and `recover()` loads the model again on a new device, without a page
+ *   reload.
+ */
 export class Flap {
   private constructor(
     readonly device: FlapDevice,
     readonly model: FlapModel,
     private readonly ownsDevice: boolean,
+    /** What the model was loaded from and how, for `recover()`. */
+    private readonly source: ModelSource,
+    private readonly options: Omit<LoadFlapOptions, 'device'>,
     /** The model's head asset, drawn as the geometry guide (and usable as a 3-D preview), when it has one. */
     readonly head?: HeadRenderer,
   ) {}
@@ -143,15 +155,23 @@ export class Flap {
     return this.model.config;
   }
 
+  /** The GPU device was lost: every GPU call rejects with `DeviceLostError` until `recover()`. */
+  get isLost(): boolean {
+    return this.device.isLost;
+  }
+
   /**
    * Loads a model: `source` gives its config, weights and head asset, or is the URL of a folder holding them
    * (`modelFolder`; the head asset is fetched when the config draws a geometry guide). Files given by URL are
-   * cached in the browser (`options.cache`). Rejects with `InputError` for a bad config or an unreachable file,
-   * with `SafetensorsError`/`WeightsError` for bad weights, and with an `AbortError` when `options.signal` aborts;
+   * cached in the browser (`options.cache`). The weights are on the GPU when it resolves (allocation failures
+   * surface here, not at the first `generate`). Rejects with `InputError` for a bad config or an unreachable
+   * file, with `SafetensorsError`/`WeightsError` for bad weights, with an `AbortError` when `options.signal`
+   * aborts, and with `OutOfMemoryError` when the GPU cannot hold the model even after its cached buffers were
+   * freed and the load tried once more (not for weights given as a stream, which cannot be read twice);
    * nothing stays allocated on the GPU after a rejection.
    */
   static async load(source: ModelSource | string, options: LoadFlapOptions = {}): Promise<Flap> {
-    const { signal } = options;
+    const { signal, device: given, ...rest } = options;
     const fetchOptions = (field: string): FetchModelOptions => ({
       field,
       signal,
@@ -175,44 +195,92 @@ export class Flap {
     const headInput = folder ? (guide ? folder.headAsset : undefined) : (source as ModelSource).headAsset;
     if (guide && headInput === undefined) throw new InputError('headAsset', `${config.name} draws a geometry guide (config unet.guide): give its head_asset.safetensors`);
     const weightsInput = folder ? folder.weights : (source as ModelSource).weights;
+    // What `recover()` loads again: the same files or bytes (a stream cannot be read twice).
+    const resolved: ModelSource = { config, weights: weightsInput, ...(headInput !== undefined ? { headAsset: headInput } : {}) };
     signal?.throwIfAborted();
-    const device = options.device ?? (await createDevice());
-    let head: HeadRenderer | undefined;
-    let model: FlapModel | undefined;
-    try {
-      if (headInput !== undefined) {
-        const bytes = typeof headInput === 'string' ? await fetchModelBytes(headInput, fetchOptions('headAsset')) : headInput;
-        head = await HeadRenderer.load(device, bytes);
-        if (guide) await head.prepareGuides(guide);
+    const device = given ?? (await createDevice());
+    const attempt = async () => {
+      let head: HeadRenderer | undefined;
+      let model: FlapModel | undefined;
+      try {
+        if (headInput !== undefined) {
+          const bytes = typeof headInput === 'string' ? await fetchModelBytes(headInput, fetchOptions('headAsset')) : headInput;
+          head = await HeadRenderer.load(device, bytes);
+          if (guide) await head.prepareGuides(guide);
+        }
+        let stored: Promise<boolean> | undefined;
+        let weights: WeightInput;
+        if (typeof weightsInput === 'string') {
+          const file = await openModelFile(weightsInput, fetchOptions('weights'));
+          weights = file.body;
+          stored = file.stored;
+        } else weights = weightsInput;
+        model = await FlapModel.load(device, config, weights, {
+          keepF16: options.keepF16,
+          // The upload stops at the next tensor once the signal aborts (the loader releases what it uploaded).
+          onProgress: (loaded, total) => {
+            signal?.throwIfAborted();
+            options.onProgress?.({ phase: 'upload', loaded, total });
+          },
+        });
+        await device.sync();
+        signal?.throwIfAborted();
+        await stored;
+        return new Flap(device, model, !given, resolved, rest, head);
+      } catch (e) {
+        model?.release();
+        head?.destroy();
+        throw e;
       }
-      let stored: Promise<boolean> | undefined;
-      let weights: WeightInput;
-      if (typeof weightsInput === 'string') {
-        const file = await openModelFile(weightsInput, fetchOptions('weights'));
-        weights = file.body;
-        stored = file.stored;
-      } else weights = weightsInput;
-      model = await FlapModel.load(device, config, weights, {
-        keepF16: options.keepF16,
-        // The upload stops at the next tensor once the signal aborts (the loader releases what it uploaded).
-        onProgress: (loaded, total) => {
-          signal?.throwIfAborted();
-          options.onProgress?.({ phase: 'upload', loaded, total });
-        },
-      });
-      signal?.throwIfAborted();
-      await stored;
-      return new Flap(device, model, !options.device, head);
+    };
+    try {
+      return await device.retryOnOutOfMemory(attempt, () => !(weightsInput instanceof ReadableStream));
     } catch (e) {
-      model?.release();
-      head?.destroy();
-      if (!options.device) device.destroy();
+      if (!given) device.destroy();
       throw e;
     }
   }
 
-  /** Generates a video; see `GenerateRequest`. Rejects with `InputError` before GPU work for bad input. */
+  /**
+   * After the GPU device was lost (`isLost`, or a `DeviceLostError` from `generate` or `estimate`), loads this
+   * model again on a new device — `options.device`, or one it opens and owns — and returns the new Flap; this
+   * one is disposed. No page reload is needed. The weights, config and head asset are read again from the
+   * source `load` was given: a URL or bytes. A stream has been read to its end by then: load from a fresh
+   * source with `loadFlap` instead (this rejects with `InputError`).
+   *
+   * @example
+   * try {
+   *   video = await flap.generate(request);
+   * } catch (e) {
+   *   if (!(e instanceof DeviceLostError)) throw e;
+   *   flap = await flap.recover();
+   *   video = await flap.generate(request);
+   * }
+   */
+  async recover(options: { device?: FlapDevice; onProgress?: LoadFlapOptions['onProgress'] } = {}): Promise<Flap> {
+    if (this.source.weights instanceof ReadableStream) {
+      throw new InputError('weights', 'came as a stream, which the first load read to its end: call loadFlap with a fresh source');
+    }
+    this.dispose();
+    return Flap.load(this.source, { ...this.options, device: options.device, onProgress: options.onProgress ?? this.options.onProgress });
+  }
+
+  /**
+   * Generates a video; see `GenerateRequest`. Rejects with `InputError` before GPU work for bad input, with
+   * `DeviceLostError` if the device is lost on the way (see `recover`), and with `OutOfMemoryError` if the GPU
+   * ran out of memory even after a second attempt (made only when no frame had been delivered: it starts
+   * over, progress included).
+   */
   async generate(req: GenerateRequest): Promise<GeneratedVideo> {
+    let delivered = 0;
+    const onFrame = (frame: Frame) => {
+      delivered++;
+      req.onFrame?.(frame);
+    };
+    return this.device.retryOnOutOfMemory(() => this.generateOnce({ ...req, onFrame }), () => delivered === 0);
+  }
+
+  private async generateOnce(req: GenerateRequest): Promise<GeneratedVideo> {
     const cfg = this.config;
     const { device, model } = this;
     const report = (p: Progress) => req.onProgress?.(p);
@@ -240,16 +308,24 @@ export class Flap {
     const refCoeffs = req.referenceCoefficients
       ?? (model.estimator ? (await this.estimate(req.image, { faceBox: req.faceBox })).data : neutralCoefficients());
     const coeffTensor = audioToCoefficients(model, device, audio, refCoeffs);
-    const base = new CoefficientSequence(await coeffTensor.read(), cfg.video.fps);
-    coeffTensor.release();
+    let base: CoefficientSequence;
+    try {
+      base = new CoefficientSequence(await coeffTensor.read(), cfg.video.fps);
+    } finally {
+      coeffTensor.release();
+    }
     const coefficients = applyControls(base, req.controls ?? {});
 
     report({ stage: 'reference', fraction: 0.05 });
     const imageTensor = device.tensor([1, cfg.video.height, cfg.video.width, 3], 'f32', image);
     const guide = cfg.unet.guide;
     const guides = guide && this.head ? (c: Float32Array) => this.head!.renderGuides(c, guide) : undefined;
-    const ref = reference(model, imageTensor, refCoeffs, guides);
-    imageTensor.release();
+    let ref: ReturnType<typeof reference>;
+    try {
+      ref = reference(model, imageTensor, refCoeffs, guides);
+    } finally {
+      imageTensor.release();
+    }
     const out: Frame[] = [];
     const f = cfg.video.frames_per_clip;
     try {
@@ -307,8 +383,12 @@ export class Flap {
       const data = new Float32Array(part.length * size * size * 3);
       pixels.forEach((p, i) => data.set(p, i * size * size * 3));
       const raw = this.device.scope(() => estimator.forward(this.device.tensor([part.length, size, size, 3], 'f32', data))).keep();
-      const values = await raw.read();
-      raw.release();
+      let values: Float32Array;
+      try {
+        values = await raw.read();
+      } finally {
+        raw.release();
+      }
       out.set(toCoefficients(estimates(values)), start * COEFFS);
     }
     return new CoefficientSequence(out, this.config.video.fps);

@@ -2,6 +2,21 @@
  * flap-webgpu: the public API. The runtime layer is exported for advanced users and benchmarks; the
  * talking-head pipeline builds on it. This entry runs in browsers and in Node (WebGPU from the `webgpu` package);
  * `flap-webgpu/node` adds files on disk, `flap-webgpu/element` the `<flap-avatar>` element.
+ *
+ * When the GPU fails: every error is a typed `FlapError`. `OutOfMemoryError` names the tensor and bytes the GPU
+ * could not hold (the runtime has freed its cached buffers and retried once where it could; the device stays
+ * usable). `DeviceLostError` means the device is gone (driver reset, GPU reclaimed): `Flap.recover()` loads the
+ * model again on a new device, without a page reload.
+ *
+ * @example
+ * let flap = await loadFlap(model);
+ * try {
+ *   video = await flap.generate(request);
+ * } catch (e) {
+ *   if (!(e instanceof DeviceLostError)) throw e;
+ *   flap = await flap.recover();
+ *   video = await flap.generate(request);
+ * }
  */
 export * from './errors';
 export { flags } from './flags';

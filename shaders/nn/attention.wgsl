@@ -16,10 +16,10 @@
 //   rows     one thread per RQ query rows (each key chunk loaded once serves RQ rows); keys are streamed
 //            through registers 4 at a time; no barriers (CPU adapters such as SwiftShader).
 //   tiled    WG query rows per workgroup share K/V tiles of BK keys in workgroup memory (GPUs).
-//   subgroup one query row per workgroup of WG lanes, WG = the adapter's smallest subgroup size, so the
-//            workgroup is one subgroup (what Vulkan, Metal and D3D implementations do; WGSL itself does not
-//            promise it): each lane streams its own share of the keys, and the lanes' partial softmax states
-//            are merged with subgroupMax/subgroupAdd (few queries, many keys: no barriers).
+//   subgroup one query row per workgroup of WG lanes (few queries, many keys): each lane streams its own
+//            share of the keys; the lanes' partial softmax states are merged within each subgroup by
+//            subgroupMax/subgroupAdd, then across the workgroup's subgroups through workgroup memory. Nothing
+//            assumes a subgroup size: a workgroup may be one subgroup or many, of any width, partial or not.
 #if VARIANT == subgroup
 enable subgroups;
 #endif
@@ -277,11 +277,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 #endif
 
 #if VARIANT == subgroup
+// The cross-subgroup merge. Each subgroup claims a slot with an atomic counter (WGSL does not promise how
+// invocations map to subgroups, nor their width: Intel runs 8, 16 or 32 wide whatever it reports, Metal 32 wide
+// while reporting 4) and leaves its merged (m, l, acc) there; then every lane folds the slots into the output
+// chunks it owns (lane, lane + WG, ...). SG_SLOTS holds WG / 4 subgroups (WebGPU subgroups are at least 4 wide)
+// within 8 KiB; more subgroups than slots (partial subgroups) merge in further rounds.
+const SG_SLOTS: u32 = max(1u, min({{WG}}u / 4u, 8192u / (DV * 16u)));
+const OWN: u32 = (DV + {{WG}}u - 1u) / {{WG}}u;
+var<workgroup> sg_count: atomic<u32>;
+var<workgroup> sg_m: array<f32, SG_SLOTS>;
+var<workgroup> sg_l: array<f32, SG_SLOTS>;
+var<workgroup> sg_acc: array<vec4<f32>, SG_SLOTS * DV>;
+
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
         @builtin(local_invocation_index) lane: u32) {
-  // One row per workgroup: the test is uniform across the workgroup, so the subgroup ops below stay in
-  // uniform control flow.
+  // One row per workgroup: the test is uniform across the workgroup, so the subgroup ops and barriers below
+  // stay in uniform control flow.
   let r = wid.x + wid.y * groups.x;
   if (r >= params.rows) {
     return;
@@ -302,17 +314,69 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
       }
     }
   }
-  // Merge the lanes' (m, l, acc): rescale each to the common max, then sum.
-  let mall = subgroupMax(m[0]);
-  let f = exp(m[0] - mall);
-  let lall = subgroupAdd(l[0] * f);
-  let obase = base_of(params.o_strides, params.offsets[0].w, id.x, id.y, id.z) + id.w * params.o_strides.z;
+  // Within the subgroup: rescale each lane's (m, l, acc) to the subgroup's max and sum them. A lane without
+  // keys has m = MASKED and l = acc = 0, and adds nothing.
+  let msub = subgroupMax(m[0]);
+  let f = exp(m[0] - msub);
+  let lsub = subgroupAdd(l[0] * f);
   #for $c < DV unroll UNROLL_DV
-    let a = subgroupAdd(acc[$c] * f) / lall;
-    if ($c % {{WG}}u == lane) {
-      store_chunk(obase, $c, a);
-    }
+    acc[$c] = subgroupAdd(acc[$c] * f);
   #endfor
+  // The subgroup's active lanes and this lane's rank among them (rather than subgroup_size and
+  // subgroup_invocation_id, which a partial subgroup does not fill); rank 0 claims the slot.
+  let sub_n = subgroupAdd(1u);
+  let sub_rank = subgroupExclusiveAdd(1u);
+  var claimed = 0u;
+  if (sub_rank == 0u) {
+    claimed = atomicAdd(&sg_count, 1u);
+  }
+  let slot = subgroupBroadcastFirst(claimed);
+  let count = workgroupUniformLoad(&sg_count);
+
+  // Across subgroups, SG_SLOTS at a time: a running (mo, lo) and this lane's output chunks `ob`.
+  var mo = MASKED;
+  var lo = 0.0;
+  var ob: array<vec4<f32>, OWN>;
+  for (var first = 0u; first < count; first += SG_SLOTS) {
+    if (slot >= first && slot < first + SG_SLOTS) {
+      let s = slot - first;
+      if (sub_rank == 0u) {
+        sg_m[s] = msub;
+        sg_l[s] = lsub;
+      }
+      #for $c < DV unroll UNROLL_DV
+        if ($c % sub_n == sub_rank) {
+          sg_acc[s * DV + $c] = acc[$c];
+        }
+      #endfor
+    }
+    workgroupBarrier();
+    let n = min(SG_SLOTS, count - first);
+    var mb = mo;
+    for (var s = 0u; s < n; s++) { mb = max(mb, sg_m[s]); }
+    let corr = exp(mo - mb);
+    lo = lo * corr;
+    for (var s = 0u; s < n; s++) { lo += sg_l[s] * exp(sg_m[s] - mb); }
+    for (var k = 0u; k < OWN; k++) {
+      let c = lane + k * {{WG}}u;
+      if (c < DV) {
+        var a = ob[k] * corr;
+        for (var s = 0u; s < n; s++) { a += sg_acc[s * DV + c] * exp(sg_m[s] - mb); }
+        ob[k] = a;
+      }
+    }
+    mo = mb;
+    // The slots are read before the next round overwrites them.
+    workgroupBarrier();
+  }
+  let obase = base_of(params.o_strides, params.offsets[0].w, id.x, id.y, id.z) + id.w * params.o_strides.z;
+  let inv = 1.0 / lo;
+  for (var k = 0u; k < OWN; k++) {
+    let c = lane + k * {{WG}}u;
+    if (c < DV) {
+      store_chunk(obase, c, ob[k] * inv);
+    }
+  }
 }
 #endif
 

@@ -229,8 +229,12 @@ export async function decodeFrames(model: FlapModel, latents: Tensor): Promise<U
   const device = latents.device;
   const images = device.scope(() => model.autoencoder.decode(latents)).keep();
   const [n, h, w] = images.shape as [number, number, number, number];
-  const data = await images.read();
-  images.release();
+  let data: Float32Array;
+  try {
+    data = await images.read();
+  } finally {
+    images.release(); // also when the read fails (a lost device)
+  }
   const frames: Uint8ClampedArray[] = [];
   for (let i = 0; i < n; i++) {
     const rgba = new Uint8ClampedArray(h * w * 4);

@@ -3,12 +3,13 @@ import {
   FlapError,
   GpuValidationError,
   LimitExceededError,
+  OutOfMemoryError,
   ShapeError,
   UseAfterFreeError,
   WebGPUUnavailableError,
 } from '../errors';
 import { flags } from '../flags';
-import { BufferPool } from './buffer_pool';
+import { BufferPool, type AllocationFailure } from './buffer_pool';
 import { BufferUsage, MapMode } from './gpu_constants';
 import { f16ArrayToF32, f32ArrayToF16 } from './half';
 import { PipelineCache, type CompiledKernel, type KernelDef } from './kernel';
@@ -27,6 +28,12 @@ export interface DeviceOptions {
   disableFeatures?: OptionalFeature[];
   powerPreference?: GPUPowerPreference;
   label?: string;
+  /**
+   * Report these subgroup sizes in `info` instead of the adapter's (tests: kernels must be right whatever size
+   * the adapter reports, as real ones report sizes they do not run, e.g. Metal 4 on 32-wide SIMD). Kernels then
+   * choose their shapes from these; the hardware still runs its own.
+   */
+  subgroupSizes?: { min: number; max: number };
 }
 
 /** What the adapter and device turned out to be; every number is what the device was created with. */
@@ -142,8 +149,8 @@ export async function createDevice(options: DeviceOptions = {}): Promise<FlapDev
     isCpuBacked: looksCpuBacked(ai),
     isNode,
     features: { shaderF16: has('shader-f16'), subgroups: has('subgroups'), timestampQuery: has('timestamp-query') },
-    subgroupMinSize: (ai as { subgroupMinSize?: number }).subgroupMinSize,
-    subgroupMaxSize: (ai as { subgroupMaxSize?: number }).subgroupMaxSize,
+    subgroupMinSize: options.subgroupSizes?.min ?? (ai as { subgroupMinSize?: number }).subgroupMinSize,
+    subgroupMaxSize: options.subgroupSizes?.max ?? (ai as { subgroupMaxSize?: number }).subgroupMaxSize,
     limits: {
       maxBufferSize: d.maxBufferSize,
       maxStorageBufferBindingSize: d.maxStorageBufferBindingSize,
@@ -178,6 +185,10 @@ export class FlapDevice {
   private lostInfo: GPUDeviceLostInfo | undefined;
   private destroyed = false;
   private readonly errors: Error[] = [];
+  /** Error scopes popped but not yet answered (`settled()` awaits them). */
+  private readonly scopeChecks = new Set<Promise<void>>();
+  /** Bytes the pool freed when allocations failed (see `retryOnOutOfMemory`). */
+  private freedOnFailure = 0;
   private profiler: Profiler | undefined;
   private readonly owned = new Map<GPUBuffer | GPUTexture | GPUQuerySet, number>();
 
@@ -191,7 +202,7 @@ export class FlapDevice {
     readonly info: DeviceInfo,
     readonly label: string,
   ) {
-    this.pool = new BufferPool(gpu, this.stats, info.limits.maxBufferSize);
+    this.pool = new BufferPool(gpu, this.stats, info.limits.maxBufferSize, (failure) => this.outOfMemory(failure));
     this.pipelines = new PipelineCache(gpu, this.stats, (e) => this.errors.push(e));
     this.uniformBuffer = this.createBuffer({
       label: `${label}:uniforms`,
@@ -211,9 +222,14 @@ export class FlapDevice {
 
   /**
    * A new tensor, optionally filled from `data` (f32 values, or raw f16 bits as `Uint16Array` for `f16`).
-   * Created inside `scope()`, it is released when the scope ends unless returned or kept.
+   * Created inside `scope()`, it is released when the scope ends unless returned or kept. `label` names it in GPU
+   * messages and in an `OutOfMemoryError`.
+   *
+   * Out of memory: WebGPU answers whether an allocation succeeded only later, so a tensor the GPU had no memory
+   * for is reported by the next `read` or `sync`, as an `OutOfMemoryError` naming it, ahead of the errors its
+   * use caused; the pool's cached buffers are freed at once. `retryOnOutOfMemory` runs work a second time.
    */
-  tensor(shape: readonly number[], dtype: DType = 'f32', data?: ArrayLike<number> | Uint16Array): Tensor {
+  tensor(shape: readonly number[], dtype: DType = 'f32', data?: ArrayLike<number> | Uint16Array, label?: string): Tensor {
     // Only a destroyed device refuses here: on a lost one the op about to use this tensor reports the loss.
     if (this.destroyed) throw new UseAfterFreeError('the device was destroyed; cannot create a tensor');
     checkShape(shape);
@@ -223,7 +239,8 @@ export class FlapDevice {
     if (bytes > this.info.limits.maxBufferSize) {
       throw new LimitExceededError(`a tensor of ${bytes} bytes exceeds this device's maxBufferSize (${this.info.limits.maxBufferSize})`);
     }
-    const buffer = this.pool.acquire(bytes, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, `tensor[${shape.join(',')}]`);
+    const name = `tensor [${shape.join(', ')}] ${dtype}${label ? ` "${label}"` : ''}`;
+    const buffer = this.pool.acquire(bytes, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, name);
     const storage: Storage = { buffer, refs: 0, free: () => this.pool.release(buffer) };
     const t = new Tensor(this, storage, [...shape], dtype);
     if (data) this.write(t, data);
@@ -270,12 +287,15 @@ export class FlapDevice {
       this.destroyResource(staging);
       await this.settleLoss();
       this.assertUsable('read');
+      await this.settled();
+      this.throwPendingErrors();
       throw new GpuValidationError('read', cause instanceof Error ? cause.message : String(cause));
     }
     const copy = staging.getMappedRange().slice(0);
     staging.unmap();
     this.destroyResource(staging);
     this.stats.readbacks++;
+    await this.settled();
     this.throwPendingErrors();
     return t.dtype === 'f32' ? new Float32Array(copy, 0, t.size) : f16ArrayToF32(new Uint16Array(copy, 0, t.size));
   }
@@ -464,7 +484,11 @@ export class FlapDevice {
 
   /** Submits everything recorded so far. Cheap when nothing is pending. */
   flush(): void {
-    if (!this.encoder) return;
+    if (!this.encoder) {
+      // Nothing unsubmitted can use a parked buffer: it may be reused (or, if its allocation failed, destroyed).
+      this.pool.onSubmit();
+      return;
+    }
     this.assertUsable(this.describeBatch());
     this.endPass();
     this.profiler?.resolve(this.encoder);
@@ -486,7 +510,40 @@ export class FlapDevice {
     await this.gpu.queue.onSubmittedWorkDone();
     await this.settleLoss(0);
     this.assertUsable('sync');
+    await this.settled();
     this.throwPendingErrors();
+  }
+
+  /**
+   * Frees the buffer pool's cached buffers (released, held by no tensor) and returns their bytes: memory for
+   * other work or other pages, at the cost of allocating again. The runtime trims by itself when an
+   * allocation fails.
+   */
+  trim(): number {
+    return this.pool.trim();
+  }
+
+  /**
+   * Runs `fn`, and once more if it failed with `OutOfMemoryError` while the pool held cached buffers to free
+   * (and `canRetry()` agrees, e.g. nothing was handed to the caller yet): the pool is trimmed, the GPU's errors
+   * from the failed attempt are collected and dropped, and `fn` starts again. A second failure, or a failure
+   * with nothing to free, is thrown.
+   */
+  async retryOnOutOfMemory<T>(fn: () => Promise<T>, canRetry: () => boolean = () => true): Promise<T> {
+    const freedBefore = this.freedOnFailure;
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof OutOfMemoryError) || !canRetry() || this.isLost) throw e;
+      // A failed allocation trimmed the pool already: what it freed then, and now, is what a second attempt gains.
+      const freed = this.freedOnFailure - freedBefore + this.pool.trim();
+      if (freed === 0) throw e;
+      this.flush(); // what the failed attempt released is parked until a submit
+      await this.gpu.queue.onSubmittedWorkDone();
+      await this.settled();
+      this.errors.length = 0;
+      return fn();
+    }
   }
 
   /**
@@ -517,9 +574,8 @@ export class FlapDevice {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    for (const r of [...this.owned.keys()]) this.destroyResource(r); // the uniform arena among them
     this.pool.destroyAll();
-    for (const r of this.owned.keys()) r.destroy(); // the uniform arena among them
-    this.owned.clear();
     this.gpu.destroy();
   }
 
@@ -543,12 +599,28 @@ export class FlapDevice {
   }
 
   private catchScope(operation: string): void {
-    this.gpu.popErrorScope().then(
+    const check = this.gpu.popErrorScope().then(
       (e) => {
         if (e) this.errors.push(new GpuValidationError(operation, e.message));
       },
       () => undefined,
     );
+    this.scopeChecks.add(check);
+    void check.finally(() => this.scopeChecks.delete(check));
+  }
+
+  /** Resolves once every error scope and allocation check opened so far has been answered. */
+  private async settled(): Promise<void> {
+    await this.pool.settled();
+    while (this.scopeChecks.size) await Promise.all([...this.scopeChecks]);
+  }
+
+  /** An allocation failed: it is reported ahead of the validation errors that using the buffer caused. */
+  private outOfMemory(failure: AllocationFailure): void {
+    this.freedOnFailure += failure.freed;
+    const error = new OutOfMemoryError(failure.label, failure.bytes, failure.message);
+    const firstOther = this.errors.findIndex((e) => !(e instanceof OutOfMemoryError));
+    this.errors.splice(firstOther < 0 ? this.errors.length : firstOther, 0, error);
   }
 
   private throwPendingErrors(): void {

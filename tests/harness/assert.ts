@@ -76,7 +76,7 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 }
 
 /** Awaits `fn` and checks that it throws an instance of `type` (and, optionally, that the message matches). */
-export async function assertThrows(fn: () => unknown, type: abstract new (...args: any[]) => Error, pattern?: RegExp): Promise<Error> {
+export async function assertThrows<E extends Error>(fn: () => unknown, type: abstract new (...args: any[]) => E, pattern?: RegExp): Promise<E> {
   try {
     await fn();
   } catch (e) {

@@ -31,7 +31,7 @@ export type AttentionSpec = {
   readonly DV: number;
   /** Keys per workgroup-memory tile (`tiled`; a multiple of 4), 4 otherwise. */
   readonly BK: number;
-  /** Threads per workgroup: rows per workgroup (`rows`, `tiled`) or lanes per row (`subgroup`). */
+  /** Threads per workgroup: rows per workgroup (`rows`, `tiled`) or lanes per row (`subgroup`, see `subgroupLanes`). */
   readonly WG: number;
   /** A second key/value source follows the first (attention to their concatenation). */
   readonly CONCAT: boolean;
@@ -86,9 +86,16 @@ const TILE_BYTES = 16384;
 const ROWS_WG = 64;
 const TILED_WG = 64;
 
-/** Lanes per row of the `subgroup` variant: the smallest subgroup size, so one workgroup is one subgroup. */
+/**
+ * Lanes per row of the `subgroup` variant: a power of two no smaller than the adapter's largest subgroup (so a
+ * workgroup fills at least one whole subgroup as reported) and at least 32 (enough lanes to split a long row's
+ * keys), at most 128 and the device's invocation limit. Correctness does not depend on it: the kernel merges
+ * across however many subgroups of whatever width the hardware actually runs.
+ */
 export function subgroupLanes(info: DeviceInfo): number {
-  return Math.min(64, Math.max(1, info.subgroupMinSize ?? 4));
+  const widest = Math.max(32, info.subgroupMaxSize ?? info.subgroupMinSize ?? 32);
+  const lanes = 2 ** Math.ceil(Math.log2(Math.min(128, widest)));
+  return Math.min(lanes, info.limits.maxComputeInvocationsPerWorkgroup);
 }
 
 /** Keys per tile of `tiled` for head dim `d`: both tiles fit TILE_BYTES; a multiple of 4, at most 64. */

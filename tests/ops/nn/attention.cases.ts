@@ -74,7 +74,7 @@ function reference(
   return o;
 }
 
-interface TokenProblem {
+export interface TokenProblem {
   B: number;
   heads: number;
   d: number;
@@ -110,7 +110,7 @@ function tokenReference(p: TokenProblem, x: ReturnType<typeof tokenInputs>): Flo
 // f32 accumulation over at most a few hundred keys of O(1) values: errors stay around 1e-6.
 const TOL = { atol: 2e-5, rtol: 2e-4 };
 
-async function checkTokens(device: FlapDevice, p: TokenProblem, seed: number, variant?: AttentionVariant, label = '', scalar = false): Promise<number> {
+export async function checkTokens(device: FlapDevice, p: TokenProblem, seed: number, variant?: AttentionVariant, label = '', scalar = false): Promise<number> {
   const x = tokenInputs(p, seed);
   const C = p.heads * p.d;
   const q = device.tensor([p.B, p.lq, C], 'f32', x.q);

@@ -80,7 +80,8 @@ export const attentionKernel = defineKernel({
   },
 });
 
-export const MAX_HEAD_DIM = 256;
+/** Up to the SD VAE mid-block's single 512-wide head. */
+export const MAX_HEAD_DIM = 512;
 /** Workgroup memory the `tiled` variant uses at most (K and V tiles), within WebGPU's default 16 KiB. */
 const TILE_BYTES = 16384;
 const ROWS_WG = 64;

@@ -194,6 +194,16 @@ export const cases: Cases = {
     }
   },
 
+  'head widths up to 512 (the SD VAE mid-block has one 512-wide head), odd ones too; 513 is refused': async ({ device }) => {
+    for (const variant of variantsOf(device)) {
+      await checkTokens(device, { B: 1, heads: 1, d: 512, lq: 33, lk: 17 }, 15, variant);
+      await checkTokens(device, { B: 2, heads: 1, d: 301, lq: 5, lk: 40 }, 16, variant);
+    }
+    const t = device.tensor([1, 2, 513], 'f32');
+    await assertThrows(() => attention(t, t, t, { heads: 1 }), ShapeError, /head dim 513 is outside 1\.\.512/);
+    t.release();
+  },
+
   'cross-attention to 1 and 16 keys': async ({ device }) => {
     for (const variant of variantsOf(device)) {
       await checkTokens(device, { B: 2, heads: 2, d: 16, lq: 65, lk: 1 }, 20, variant);

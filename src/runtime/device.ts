@@ -73,6 +73,8 @@ export interface RunArgs<U extends Record<string, UniformType>> {
 }
 
 const UNIFORM_ARENA_BYTES = 64 * 1024;
+/** Bind groups kept for reuse (a mini denoising step binds a few hundred distinct sets). */
+const BIND_GROUP_CACHE = 4096;
 const isNodeRuntime = () => typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 
 /**
@@ -191,6 +193,10 @@ export class FlapDevice {
   private freedOnFailure = 0;
   private profiler: Profiler | undefined;
   private readonly owned = new Map<GPUBuffer | GPUTexture | GPUQuerySet, number>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private readonly layoutIds = new WeakMap<GPUBindGroupLayout, number>();
+  private nextId = 0;
 
   private readonly uniformBuffer: GPUBuffer;
   private readonly uniformData = new ArrayBuffer(UNIFORM_ARENA_BYTES);
@@ -375,24 +381,14 @@ export class FlapDevice {
     if (x > maxGroups || y > maxGroups || z > maxGroups) {
       throw new LimitExceededError(`${kernel.key}: dispatch [${x}, ${y}, ${z}] exceeds ${maxGroups} workgroups per dimension`);
     }
+    const started = performance.now();
     const slotSize = Math.ceil(def.uniforms.size / 256) * 256;
     if (this.uniformUsed + slotSize > UNIFORM_ARENA_BYTES) this.flush();
     const slot = this.uniformUsed;
     this.uniformUsed += slotSize;
     def.uniforms.write(this.uniformView, slot, args.uniforms);
 
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformBuffer, offset: slot, size: def.uniforms.size } }];
-    const maxBinding = this.info.limits.maxStorageBufferBindingSize;
-    [...args.inputs, ...args.outputs].forEach((t, i) => {
-      if (t.bindingSize > maxBinding) {
-        throw new LimitExceededError(`${kernel.key}: binding ${i} is ${t.bindingSize} bytes, over maxStorageBufferBindingSize ${maxBinding}`);
-      }
-      entries.push({ binding: 1 + i, resource: { buffer: t.buffer, offset: t.byteOffset, size: t.bindingSize } });
-    });
-
-    if (flags.validate) this.gpu.pushErrorScope('validation');
-    const bindGroup = this.gpu.createBindGroup({ label: kernel.key, layout: kernel.layout, entries });
-    if (flags.validate) this.catchScope(kernel.key);
+    const bindGroup = this.bindGroup(kernel, def.uniforms.size, [...args.inputs, ...args.outputs]);
 
     const timed = this.profiler?.usesTimestamps;
     if (timed && this.profiler!.full) this.flush();
@@ -403,12 +399,48 @@ export class FlapDevice {
       this.pass = this.encoder.beginComputePass(timed ? this.profiler!.passFor(kernel.key, this.label) : { label: this.label });
     }
     this.pass.setPipeline(kernel.pipeline);
-    this.pass.setBindGroup(0, bindGroup);
+    this.pass.setBindGroup(0, bindGroup, [slot]);
     this.pass.dispatchWorkgroups(x, y, z);
     if (this.profiler && !timed) this.profiler.recordCpu(kernel.key, performance.now() - cpuStart);
     this.stats.dispatches++;
+    this.stats.encodeMs += performance.now() - started;
     this.batchOps.push(kernel.key);
     if (this.batchOps.length >= flags.submitBatch) this.flush();
+  }
+
+  /**
+   * The bind group of a dispatch: the same buffers, offsets and sizes under the same layout give the same group
+   * (the uniform is bound at a dynamic offset), so a denoising loop, whose pool hands the same buffers to the same
+   * ops every step, creates its groups once. Keys name buffers by an id that is never reused, so a group of a
+   * destroyed buffer is never found again; the cache is emptied when it grows past BIND_GROUP_CACHE.
+   */
+  private bindGroup(kernel: CompiledKernel, uniformSize: number, tensors: readonly Tensor[]): GPUBindGroup {
+    const maxBinding = this.info.limits.maxStorageBufferBindingSize;
+    let key = `${this.layoutIds.get(kernel.layout) ?? this.idOf(this.layoutIds, kernel.layout)}|${uniformSize}`;
+    tensors.forEach((t, i) => {
+      if (t.bindingSize > maxBinding) {
+        throw new LimitExceededError(`${kernel.key}: binding ${i} is ${t.bindingSize} bytes, over maxStorageBufferBindingSize ${maxBinding}`);
+      }
+      key += `|${this.bufferIds.get(t.buffer) ?? this.idOf(this.bufferIds, t.buffer)}:${t.byteOffset}:${t.bindingSize}`;
+    });
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformBuffer, offset: 0, size: uniformSize } }];
+      tensors.forEach((t, i) => entries.push({ binding: 1 + i, resource: { buffer: t.buffer, offset: t.byteOffset, size: t.bindingSize } }));
+      if (flags.validate) this.gpu.pushErrorScope('validation');
+      group = this.gpu.createBindGroup({ label: kernel.key, layout: kernel.layout, entries });
+      if (flags.validate) this.catchScope(kernel.key);
+      if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
+      this.bindGroups.set(key, group);
+      this.stats.bindGroupsCreated++;
+    }
+    return group;
+  }
+
+  private idOf<T extends object>(ids: WeakMap<T, number>, object: T): number {
+    const id = this.nextId++;
+    ids.set(object, id);
+    return id;
   }
 
   /** Records a buffer copy between tensors (same byte length). */

@@ -161,7 +161,9 @@ export class PipelineCache {
     let layout = this.layouts.get(sig);
     if (!layout) {
       const entries: GPUBindGroupLayoutEntry[] = [
-        { binding: 0, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+        // The uniform's slot in the device's arena changes every dispatch: a dynamic offset, so bind groups of the
+        // same buffers can be reused.
+        { binding: 0, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } },
         ...bindings.map((b, i): GPUBindGroupLayoutEntry => ({
           binding: 1 + i,
           visibility: ShaderStage.COMPUTE,

@@ -17,6 +17,10 @@ export interface RuntimeStats {
   submits: number;
   readbacks: number;
   pipelinesCompiled: number;
+  /** Bind groups created; a dispatch whose buffers were bound before reuses that group. */
+  bindGroupsCreated: number;
+  /** Milliseconds the CPU spent recording the runtime's dispatches (`run`), apart from the GPU's time. */
+  encodeMs: number;
 }
 
 export function emptyStats(): RuntimeStats {
@@ -31,5 +35,7 @@ export function emptyStats(): RuntimeStats {
     submits: 0,
     readbacks: 0,
     pipelinesCompiled: 0,
+    bindGroupsCreated: 0,
+    encodeMs: 0,
   };
 }

@@ -1,5 +1,5 @@
 import { DeviceLostError, ShapeError, UseAfterFreeError, LimitExceededError } from '../../src/errors';
-import { add } from '../../src/ops/math/binary';
+import { add, mul } from '../../src/ops/math/binary';
 import { assert, assertClose, assertEqual, assertThrows } from '../harness/assert';
 import type { Cases } from '../harness/cases';
 
@@ -34,6 +34,28 @@ export const cases: Cases = {
     assert(!kept.isReleased, 'returned tensor kept');
     kept.release();
     assertEqual(device.stats.bytesInUse, before, 'bytes in use after release');
+  },
+
+  'a repeated step reuses its bind groups (uniforms at a dynamic offset) and still computes with its own values': async ({ device }) => {
+    const a = device.tensor([300], 'f32', Float32Array.from({ length: 300 }, (_, i) => i));
+    const b = device.tensor([300], 'f32', new Float32Array(300).fill(1));
+    const created: number[] = [];
+    const encode0 = device.stats.encodeMs;
+    for (let step = 0; step < 8; step++) {
+      const before = device.stats.bindGroupsCreated;
+      const y = add(a, b);
+      const z = mul(y, b);
+      const values = await z.read(); // submits: the pool hands released buffers out again, in a cycle of steps
+      assertClose(values, Float32Array.from({ length: 300 }, (_, i) => i + 1), { atol: 0, rtol: 0, label: `step ${step}` });
+      y.release();
+      z.release();
+      created.push(device.stats.bindGroupsCreated - before);
+    }
+    assert(created[0]! > 0, 'the first step creates its bind groups');
+    assertEqual(created.slice(4), [0, 0, 0, 0], 'bind groups created once the pool cycles (steps 5 to 8)');
+    assert(device.stats.encodeMs > encode0, 'encoding time is counted');
+    a.release();
+    b.release();
   },
 
   'a released tensor cannot be used': async ({ device }) => {

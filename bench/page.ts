@@ -97,7 +97,13 @@ function showEnvironment(env: Environment): void {
   set('env-peers', [versions.join(', '), ...problems].filter(Boolean).join('; '), problems.length === 0);
   set('env-threads', `${env.peers.ortThreads} (${self.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated: the host sends no COOP/COEP headers, so WASM runs single-threaded'})`, self.crossOriginIsolated);
   const g = env.kernelGraphs;
-  set('env-kernel-graphs', 'missing' in g ? `${g.missing}; ONNX Runtime is not timed on kernels` : `${g.entries.length} graphs`, !('missing' in g));
+  if ('missing' in g) set('env-kernel-graphs', `${g.missing}; ONNX Runtime is not timed on kernels`, false);
+  else {
+    const files = new Set(g.entries.map((e) => e.file));
+    const all = kernelCases();
+    const covered = all.filter((c) => files.has(c.file)).length;
+    set('env-kernel-graphs', `${g.entries.length} graph${g.entries.length === 1 ? '' : 's'} (${covered === all.length ? 'every case' : `${covered} of the ${all.length} cases`})`, covered === all.length);
+  }
   const u = env.unetFiles;
   const step = 'missing' in u.manifest ? undefined : u.manifest.models.find((m) => m.part === 'unet_step');
   set(
@@ -123,12 +129,14 @@ function checkbox(name: string, value: string, text: string, on = true): HTMLLab
   return label;
 }
 
-function disablePeer(name: string, value: string, why: string): void {
+/** A peer that cannot run here: greyed out with the reason, but still asked for, so each row records why it has no figure. */
+function disablePeer(name: string, value: string, why: string, short: string): void {
   const input = document.querySelector<HTMLInputElement>(`input[name="${name}"][value="${value}"]`)!;
-  input.checked = false;
+  if (input.disabled) return;
   input.disabled = true;
   input.parentElement!.classList.add('off');
   input.parentElement!.title = why;
+  input.parentElement!.append(` (${short})`);
 }
 
 function suite(): Suite {
@@ -151,10 +159,11 @@ function buildForm(env: Environment): void {
   if (params.get('reps')) ($('reps') as HTMLInputElement).value = params.get('reps')!;
 
   const { ort, tf } = env.peers;
-  if (!ort) for (const [n, v] of [['kernel-peer', 'ort'], ['unet-peer', 'ort-webgpu'], ['unet-peer', 'ort-wasm']] as const) disablePeer(n, v, 'ONNX Runtime Web did not load');
-  if (!tf) disablePeer('kernel-peer', 'tfjs', 'TensorFlow.js did not load');
-  if (ort && 'missing' in env.kernelGraphs) disablePeer('kernel-peer', 'ort', env.kernelGraphs.missing);
-  if (ort && 'missing' in env.unetFiles.manifest) for (const v of ['ort-webgpu', 'ort-wasm']) disablePeer('unet-peer', v, (env.unetFiles.manifest as { missing: string }).missing);
+  if (!ort) for (const [n, v] of [['kernel-peer', 'ort'], ['unet-peer', 'ort-webgpu'], ['unet-peer', 'ort-wasm']] as const) disablePeer(n, v, 'ONNX Runtime Web did not load', 'did not load');
+  if (!tf) disablePeer('kernel-peer', 'tfjs', 'TensorFlow.js did not load', 'did not load');
+  if ('missing' in env.kernelGraphs) disablePeer('kernel-peer', 'ort', env.kernelGraphs.missing, 'no graphs in this build');
+  const unetMissing = 'missing' in env.unetFiles.manifest ? env.unetFiles.manifest.missing : undefined;
+  if (unetMissing) for (const v of ['ort-webgpu', 'ort-wasm']) disablePeer('unet-peer', v, unetMissing, 'no export in this build');
   if (ort) $('unet-peers').querySelector('[value="ort-wasm"]')!.parentElement!.append(` (${env.peers.ortThreads} thread${env.peers.ortThreads > 1 ? 's' : ''})`);
 
   const update = () => {
@@ -198,8 +207,16 @@ function renderNotes(notes: string[]): void {
   $('notes').replaceChildren(...notes.map((n) => Object.assign(document.createElement('li'), { textContent: n })));
 }
 
-function rowNotes(rows: readonly (KernelRow | UnetRow)[]): string[] {
-  return rows.flatMap((r) => (r.errors ?? []).map((e) => ('op' in r ? `${r.set} ${r.op} ${Object.values(r.shape).join('x')}: ${e}` : e)));
+/** The rows' errors, each text once with the cases it concerns, leaving out what a suite-wide note already says. */
+function rowNotes(rows: readonly (KernelRow | UnetRow)[], notes: readonly string[] = []): string[] {
+  const cases = new Map<string, string[]>();
+  for (const r of rows) {
+    for (const e of r.errors ?? []) {
+      if (notes.some((n) => n.includes(e.replace(/^[\w ]+: /, '')))) continue;
+      cases.set(e, [...(cases.get(e) ?? []), 'op' in r ? `${r.set} ${r.op} ${Object.values(r.shape).join('x')}` : '']);
+    }
+  }
+  return [...cases].map(([e, names]) => (names.length > 1 && names.length === rows.length ? `${e} (every case)` : `${names.filter(Boolean).join(', ')}${names[0] ? ': ' : ''}${e}`));
 }
 
 /** The rows as bench/run.mjs writes bench/results/<suite>.json. */
@@ -231,7 +248,7 @@ function showResult(s: Suite, result: Result, meta: string): void {
   if (s === 'kernels') {
     const rows = result.rows as KernelRow[];
     renderTable(kernelTable(rows));
-    renderNotes([...notes, ...rowNotes(rows)]);
+    renderNotes([...notes, ...rowNotes(rows, notes)]);
     $('chart').innerHTML = rows.length ? kernelChart(rows, rows[0]!.adapter) : '';
   } else {
     const row = (result.rows as UnetRow[])[0]!;

@@ -1,19 +1,22 @@
-// bench/kernels: every op of bench/onnx/kernels/manifest.json (SD-1.5 hot spots at a 32x32 latent and the mini
-// config's) on this runtime, ONNX Runtime Web (WebGPU EP, the PyTorch-exported single-op graph) and the
-// TensorFlow.js WebGPU backend, in one page. Every timed run is the same for all three: inputs already on the
-// GPU (ONNX Runtime: CPU tensors, uploaded by its run), the op, and the output read back to the CPU.
-// Each runtime uses its native image layout (ours and TF.js NHWC, ONNX NCHW); the arithmetic is the same.
+// bench/kernels: the kernel suite's cases (bench/shapes.ts: SD-1.5 hot spots at a 32x32 latent and the mini
+// config's) on this runtime, ONNX Runtime Web (WebGPU EP, the PyTorch-exported single-op graph from
+// bench/onnx/kernels/) and the TensorFlow.js WebGPU backend, in one page. Every timed run is the same for all
+// three: inputs already on the GPU (ONNX Runtime: CPU tensors, uploaded by its run), the op, and the output read
+// back to the CPU. Each runtime uses its native image layout (ours and TF.js NHWC, ONNX NCHW); the arithmetic is
+// the same. A peer that cannot run (no graph, a build that did not load) leaves its figure null and says why.
 import { createDevice, type FlapDevice } from '../src/runtime/device';
 import type { Tensor } from '../src/runtime/tensor';
 import { matmul, linear } from '../src/ops/math/matmul';
 import { conv2d, prepareConvWeight } from '../src/ops/nn/conv2d';
 import { groupNorm, layerNorm } from '../src/ops/nn/norm';
 import { attention } from '../src/ops/nn/attention';
-import { measureCeilings } from './ceilings';
-import { markdownTable, randomData, timeMedian } from './stats';
+import { measureCeilings, type Ceilings } from './ceilings';
+import { kernelCases, type KernelCase } from './shapes';
+import { markdownTable, randomData, timeMedian, type Progress, type Table } from './stats';
 import type { Ort, Tfjs, TfTensor } from './peers';
 
-interface ManifestEntry {
+/** An entry of bench/onnx/kernels/manifest.json (export_onnx.py ops): the graph and its inputs. */
+export interface ManifestEntry {
   file: string;
   op: string;
   set?: string;
@@ -22,6 +25,7 @@ interface ManifestEntry {
   flops: number;
 }
 
+/** One row of bench/results/kernels.json. */
 export interface KernelRow {
   adapter: string;
   set: string;
@@ -37,19 +41,42 @@ export interface KernelRow {
   errors?: string[];
 }
 
+export type KernelPeer = 'ort' | 'tfjs';
+
+export interface KernelOptions {
+  reps: number;
+  sets?: string[];
+  ops?: string[];
+  /** The peers to time beside ours (default both). */
+  peers?: KernelPeer[];
+  /** Checked between runs; an abort ends the suite with the rows measured so far. */
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+  /** Told of each row as soon as it is measured. */
+  onRow?: (row: KernelRow, adapter: string, ceilings: Ceilings) => void;
+}
+
+/** What the page found: the peers' globals (absent when their builds did not load) and the graphs' manifest. */
+export interface KernelPeers {
+  ort?: Ort;
+  tf?: Tfjs;
+  /** bench/onnx/kernels/manifest.json, or why there is none. */
+  graphs: { entries: ManifestEntry[]; url: URL } | { missing: string };
+}
+
 /** The ops bound by memory traffic rather than arithmetic: their figure is GB/s against the copy ceiling. */
 const MEMORY_BOUND = new Set(['groupnorm_silu', 'layernorm']);
 
 /** Bytes a memory-bound op must move at least: read x, write y (f32). */
-function minBytes(e: ManifestEntry): number {
-  const n = e.inputs[0]!.shape.reduce((a, b) => a * b, 1);
-  return 2 * 4 * n;
+function minBytes(c: KernelCase): number {
+  const s = c.shape;
+  return 2 * 4 * (c.op === 'layernorm' ? s.m! * s.c! : s.n! * s.c! * s.h! * s.w!);
 }
 
 type Runner = { run: () => Promise<void>; dispose: () => void };
 
 /** Our op with its weights and inputs resident; `run` records the op and reads the output back. */
-function ours(device: FlapDevice, e: ManifestEntry): Runner {
+function ours(device: FlapDevice, e: KernelCase): Runner {
   const s = e.shape;
   const keep: Tensor[] = [];
   const t = (shape: number[], seed: number) => {
@@ -106,7 +133,7 @@ function ours(device: FlapDevice, e: ManifestEntry): Runner {
 }
 
 /** The same op as a TF.js user would write it (group-norm and attention composed from TF.js ops). */
-function tfjs(tf: Tfjs, e: ManifestEntry): Runner {
+function tfjs(tf: Tfjs, e: KernelCase): Runner {
   const s = e.shape;
   const keep: TfTensor[] = [];
   const t = (shape: number[], seed: number) => {
@@ -171,9 +198,10 @@ function tfjs(tf: Tfjs, e: ManifestEntry): Runner {
 }
 
 /** ONNX Runtime Web on its WebGPU execution provider, running the PyTorch-exported graph. */
-async function onnx(ort: Ort, e: ManifestEntry): Promise<Runner> {
-  const bytes = new Uint8Array(await (await fetch(`/bench/onnx/kernels/${e.file}`)).arrayBuffer());
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] });
+async function onnx(ort: Ort, e: ManifestEntry, url: URL): Promise<Runner> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url.pathname}: HTTP ${res.status}`);
+  const session = await ort.InferenceSession.create(new Uint8Array(await res.arrayBuffer()), { executionProviders: ['webgpu'] });
   const feeds: Record<string, unknown> = {};
   e.inputs.forEach((input, i) => {
     feeds[input.name] = new ort.Tensor('float32', randomData(input.shape.reduce((a, b) => a * b, 1), i + 1), input.shape);
@@ -203,52 +231,110 @@ async function timeRunner(make: () => Runner | Promise<Runner>, reps: number, er
   }
 }
 
-export async function benchKernels(options: { reps: number; sets?: string[]; ops?: string[] }): Promise<{ rows: KernelRow[]; markdown: string }> {
-  const w = window as unknown as { ort: Ort; tf: Tfjs };
-  const manifest = (await (await fetch('/bench/onnx/kernels/manifest.json')).json()) as { ops: ManifestEntry[] };
-  const entries = manifest.ops.filter((e) => (!options.sets || options.sets.includes(e.set ?? '')) && (!options.ops || options.ops.includes(e.op)));
-  const device = await createDevice();
-  const adapter = device.info.description || `${device.info.vendor} ${device.info.architecture}`.trim();
-  w.ort.env.wasm.wasmPaths = '/vendor/onnxruntime-web/dist/';
-  await w.tf.setBackend('webgpu');
-  await w.tf.ready();
-  const ceilings = await measureCeilings(device.gpu, options.reps);
-  console.log(`adapter ${adapter}: FMA ${ceilings.fmaGflops.toFixed(1)} GFLOP/s, copy ${ceilings.copyGbps.toFixed(1)} GB/s`);
-  const rows: KernelRow[] = [];
-  for (const e of entries) {
-    const errors: string[] = [];
-    const ms = await timeRunner(() => ours(device, e), options.reps, errors, 'ours');
-    const msOrt = await timeRunner(() => onnx(w.ort, e), options.reps, errors, 'ort');
-    const msTfjs = await timeRunner(() => tfjs(w.tf, e), options.reps, errors, 'tfjs');
-    if (ms === null) throw new Error(`bench: our ${e.op} failed: ${errors.join('; ')}`);
-    const memory = MEMORY_BOUND.has(e.op);
-    const rate = memory ? minBytes(e) / ms / 1e6 : e.flops / ms / 1e6;
-    const peers = [msOrt, msTfjs].filter((x): x is number => x !== null);
-    const row: KernelRow = {
-      adapter,
-      set: e.set ?? '',
-      op: e.op,
-      shape: e.shape,
-      ms,
-      ...(memory ? { gbps: rate } : { gflops: rate }),
-      fractionOfCeiling: rate / (memory ? ceilings.copyGbps : ceilings.fmaGflops),
-      msOrt,
-      msTfjs,
-      ratioToBestPeer: peers.length ? Math.min(...peers) / ms : null,
-      ...(errors.length ? { errors } : {}),
-    };
-    rows.push(row);
-    console.log(`${row.set} ${e.op} ${JSON.stringify(e.shape)}: ours ${ms.toFixed(2)} ms, ort ${msOrt?.toFixed(2)} ms, tfjs ${msTfjs?.toFixed(2)} ms${errors.length ? ` (${errors.join('; ')})` : ''}`);
-  }
-  device.destroy();
-  const shapeText = (s: Record<string, number>) => Object.entries(s).map(([k, v]) => `${k}${v}`).join(' ');
-  const markdown =
+const shapeText = (s: Record<string, number>) => Object.entries(s).map(([k, v]) => `${k}${v}`).join(' ');
+
+/** The results table: the same columns and cells in the markdown and on the page. */
+export function kernelTable(rows: readonly KernelRow[]): Table {
+  return {
+    columns: ['set', 'op', 'shape', 'ours ms', 'GFLOP/s or GB/s', 'of ceiling', 'ORT WebGPU ms', 'TF.js WebGPU ms', 'ratio'],
+    rows: rows.map((r) => [r.set, r.op, shapeText(r.shape), r.ms, r.gflops ?? r.gbps, r.fractionOfCeiling, r.msOrt, r.msTfjs, r.ratioToBestPeer]),
+  };
+}
+
+export function kernelMarkdown(rows: readonly KernelRow[], adapter: string, ceilings: Ceilings, reps: number, notes: readonly string[] = []): string {
+  const table = kernelTable(rows);
+  return (
     `# Kernel benchmark\n\nAdapter: ${adapter}. Ceilings: FMA ${ceilings.fmaGflops.toFixed(1)} GFLOP/s, copy ${ceilings.copyGbps.toFixed(1)} GB/s. ` +
-    `Medians of ${options.reps} runs after a warm-up run; each run = op + output readback. ` +
+    `Medians of ${reps} runs after a warm-up run; each run = op + output readback. ` +
     `Ratio = the faster peer's ms ÷ ours (above 1: we are faster).\n\n` +
-    markdownTable(
-      ['set', 'op', 'shape', 'ours ms', 'GFLOP/s or GB/s', 'of ceiling', 'ORT WebGPU ms', 'TF.js WebGPU ms', 'ratio'],
-      rows.map((r) => [r.set, r.op, shapeText(r.shape), r.ms, r.gflops ?? r.gbps, r.fractionOfCeiling, r.msOrt, r.msTfjs, r.ratioToBestPeer]),
-    );
-  return { rows, markdown };
+    markdownTable(table.columns, table.rows) +
+    (notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : '')
+  );
+}
+
+export async function benchKernels(options: KernelOptions, peers: KernelPeers): Promise<{ rows: KernelRow[]; markdown: string }> {
+  const cases = kernelCases(options.sets, options.ops);
+  if (!cases.length) throw new Error(`bench: no kernel case in sets ${options.sets?.join(',') ?? 'all'} with ops ${options.ops?.join(',') ?? 'all'}`);
+  const want = new Set(options.peers ?? ['ort', 'tfjs']);
+  const notes: string[] = [];
+  const graphs = new Map<string, ManifestEntry>();
+  const graphBase = 'url' in peers.graphs ? peers.graphs.url : undefined;
+  const noGraphs = 'missing' in peers.graphs ? peers.graphs.missing : undefined;
+  if ('entries' in peers.graphs) for (const e of peers.graphs.entries) graphs.set(e.file, e);
+  if (want.has('ort') && !peers.ort) notes.push('ONNX Runtime not timed: its build did not load');
+  else if (want.has('ort') && noGraphs) notes.push(`ONNX Runtime not timed: ${noGraphs}`);
+  if (want.has('tfjs') && !peers.tf) notes.push('TF.js not timed: its build did not load');
+  if (!want.has('ort')) notes.push('ONNX Runtime not run (not selected)');
+  if (!want.has('tfjs')) notes.push('TF.js not run (not selected)');
+  const device = await createDevice();
+  try {
+    const adapter = device.info.description || `${device.info.vendor} ${device.info.architecture}`.trim();
+    const total = cases.length * (1 + want.size) + 1;
+    let done = 0;
+    const progress = (label: string) => options.onProgress?.({ done, total, label });
+    progress('ceilings: FMA and copy');
+    const ceilings = await measureCeilings(device.gpu, options.reps);
+    done++;
+    console.log(`adapter ${adapter}: FMA ${ceilings.fmaGflops.toFixed(1)} GFLOP/s, copy ${ceilings.copyGbps.toFixed(1)} GB/s`);
+    if (want.has('tfjs') && peers.tf) {
+      await peers.tf.setBackend('webgpu');
+      await peers.tf.ready();
+    }
+    const rows: KernelRow[] = [];
+    for (const c of cases) {
+      if (options.signal?.aborted) {
+        notes.push(`stopped after ${rows.length} of ${cases.length} cases`);
+        break;
+      }
+      const errors: string[] = [];
+      const name = `${c.set} ${c.op} ${shapeText(c.shape)}`;
+      progress(`${name}: ours`);
+      const ms = await timeRunner(() => ours(device, c), options.reps, errors, 'ours');
+      done++;
+      if (ms === null) throw new Error(`bench: our ${c.op} failed: ${errors.join('; ')}`);
+      let msOrt: number | null = null;
+      let msTfjs: number | null = null;
+      if (want.has('ort')) {
+        progress(`${name}: ONNX Runtime`);
+        const entry = graphs.get(c.file);
+        const ort = peers.ort;
+        if (!ort) errors.push('ort: ONNX Runtime Web did not load');
+        else if (!graphBase || noGraphs) errors.push(`ort: ${noGraphs ?? 'no graphs'}`);
+        else if (!entry) errors.push(`ort: no graph ${c.file} among the page's graphs (sh bench/onnx/make.sh kernels)`);
+        else msOrt = await timeRunner(() => onnx(ort, entry, new URL(c.file, graphBase)), options.reps, errors, 'ort');
+        done++;
+      }
+      if (want.has('tfjs')) {
+        progress(`${name}: TF.js`);
+        const tf = peers.tf;
+        if (tf) msTfjs = await timeRunner(() => tfjs(tf, c), options.reps, errors, 'tfjs');
+        else errors.push('tfjs: TensorFlow.js did not load');
+        done++;
+      }
+      const memory = MEMORY_BOUND.has(c.op);
+      const rate = memory ? minBytes(c) / ms / 1e6 : c.flops / ms / 1e6;
+      const timed = [msOrt, msTfjs].filter((x): x is number => x !== null);
+      const row: KernelRow = {
+        adapter,
+        set: c.set,
+        op: c.op,
+        shape: c.shape,
+        ms,
+        ...(memory ? { gbps: rate } : { gflops: rate }),
+        fractionOfCeiling: rate / (memory ? ceilings.copyGbps : ceilings.fmaGflops),
+        msOrt,
+        msTfjs,
+        ratioToBestPeer: timed.length ? Math.min(...timed) / ms : null,
+        ...(errors.length ? { errors } : {}),
+      };
+      rows.push(row);
+      options.onRow?.(row, adapter, ceilings);
+      console.log(`${name}: ours ${ms.toFixed(2)} ms, ort ${msOrt?.toFixed(2)} ms, tfjs ${msTfjs?.toFixed(2)} ms${errors.length ? ` (${errors.join('; ')})` : ''}`);
+    }
+    done = total;
+    progress('done');
+    return { rows, markdown: kernelMarkdown(rows, adapter, ceilings, options.reps, notes) };
+  } finally {
+    device.destroy();
+  }
 }

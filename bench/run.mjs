@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 // Runs a benchmark suite in headless Chromium: `node bench/run.mjs kernels|unet [--set mini,sd15] [--ops a,b] [--reps 5]`.
-// It serves the repository with Vite (scripts/serve.mjs; plus the peers' browser builds from node_modules, byte for byte), opens
-// bench/page.html, lets the page time this runtime and its peers side by side in one run, and writes
-// bench/results/<suite>.json and <suite>.md. The ONNX graphs come from bench/onnx/make.sh (made here when missing).
-import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+// It serves the repository with Vite (scripts/serve.mjs; plus the peers' browser builds listed in bench/vendor.json
+// from node_modules, byte for byte, under the page's vendor/), opens the benchmark page (bench/index.html, the same
+// page the built site carries), lets it time this runtime and its peers side by side in one run, and writes
+// bench/results/<suite>.json and <suite>.md. The ONNX graphs come from bench/prepare.mjs (made here when missing).
+import { createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { launchChromium, useSwiftShaderByDefault } from '../scripts/chromium.mjs';
 import { serve } from '../scripts/serve.mjs';
+import { prepare } from './prepare.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values, positionals } = parseArgs({
@@ -29,41 +30,25 @@ if (suite !== 'kernels' && suite !== 'unet') {
 const reps = Number(values.reps);
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, got ${values.reps}`);
 
-/** Makes the ONNX graphs (and for unet the shared weights file) that the page loads, unless they exist. */
-function prepare() {
-  const sh = (args, env = {}) => execFileSync('sh', args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
-  if (suite === 'kernels') {
-    if (!existsSync(join(root, 'bench/onnx/kernels/manifest.json'))) sh(['bench/onnx/make.sh', 'kernels']);
-    return;
-  }
-  const weights = join(root, 'bench/onnx/models/mini/weights.safetensors');
-  if (!existsSync(weights)) {
-    mkdirSync(dirname(weights), { recursive: true });
-    execFileSync('/usr/bin/python3', ['weights-tools/write_weights.py', '--config', 'mini', '--dtype', 'f32', '--out', weights], { cwd: root, stdio: 'inherit' });
-  }
-  if (!existsSync(join(root, 'bench/onnx/models/mini/manifest.json'))) {
-    // 10 frames: the loop's 8 frames with the 2 motion frames in front.
-    execFileSync('/usr/bin/python3', ['weights-tools/export_onnx.py', 'model', '--config', 'mini', '--frames', '10', '--parts', 'unet_step',
-      '--weights', weights, '--out', 'bench/onnx/models/mini'], { cwd: root, stdio: 'inherit' });
-  }
-}
-
 const MIME = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream' };
 
-/** Serves /vendor/<package>/… raw from node_modules (Vite must not rewrite the peers' Emscripten glue). */
+const VENDOR = JSON.parse(readFileSync(join(root, 'bench', 'vendor.json'), 'utf8'));
+const VENDOR_FILES = new Set([...VENDOR.scripts, ...VENDOR.files]);
+
+/** Serves /bench/vendor/<file> raw from node_modules, for the files bench/vendor.json lists (Vite must not rewrite the peers' Emscripten glue). */
 function vendor(req, res, next) {
   const url = new URL(req.url ?? '/', 'http://x');
-  if (!url.pathname.startsWith('/vendor/')) return next();
-  const file = join(root, 'node_modules', decodeURIComponent(url.pathname.slice('/vendor/'.length)));
-  if (!file.startsWith(join(root, 'node_modules')) || !existsSync(file) || !statSync(file).isFile()) {
+  if (!url.pathname.startsWith('/bench/vendor/')) return next();
+  const name = decodeURIComponent(url.pathname.slice('/bench/vendor/'.length));
+  if (!VENDOR_FILES.has(name)) {
     res.statusCode = 404;
     return res.end();
   }
-  res.setHeader('Content-Type', MIME[extname(file)] ?? 'application/octet-stream');
-  createReadStream(file).pipe(res);
+  res.setHeader('Content-Type', MIME[extname(name)] ?? 'application/octet-stream');
+  createReadStream(join(root, 'node_modules', name)).pipe(res);
 }
 
-prepare();
+prepare([suite]);
 useSwiftShaderByDefault();
 let code = 1;
 let server;
@@ -80,7 +65,7 @@ try {
     const page = await browser.newPage();
     page.on('console', (m) => process.stderr.write(`[page] ${m.text()}\n`));
     page.on('pageerror', (e) => process.stderr.write(`[page error] ${e.message}\n`));
-    await page.goto(`${server.url}/bench/page.html`);
+    await page.goto(`${server.url}/bench/index.html`);
     await page.waitForFunction('window.__benchReady === true', { timeout: 120_000 });
     const t0 = Date.now();
     const result = await page.evaluate((s, o) => window.__runBench(s, o), suite, { reps, sets: values.set?.split(','), ops: values.ops?.split(',') });

@@ -30,8 +30,25 @@ export function randomData(n: number, seed = 1): Float32Array {
   return out;
 }
 
-/** A markdown table from rows of plain values; numbers are shown with 3 significant digits. */
+/** How far a suite has got: `done` of `total` units of work, and what it is doing now. */
+export interface Progress {
+  done: number;
+  total: number;
+  label: string;
+}
+
+/** A results table: the page shows it as HTML, the suites write it as markdown; the cells are the same. */
+export interface Table {
+  columns: string[];
+  rows: unknown[][];
+}
+
+/** A table cell as text: numbers with 3 significant digits, missing values as a dash. */
+export function formatCell(v: unknown): string {
+  return typeof v === 'number' ? (Number.isFinite(v) ? Number(v.toPrecision(3)).toString() : '—') : v == null ? '—' : String(v);
+}
+
+/** A markdown table from rows of plain values (cells as `formatCell` writes them). */
 export function markdownTable(columns: readonly string[], rows: readonly (readonly unknown[])[]): string {
-  const cell = (v: unknown) => (typeof v === 'number' ? (Number.isFinite(v) ? Number(v.toPrecision(3)).toString() : '—') : v == null ? '—' : String(v));
-  return [`| ${columns.join(' | ')} |`, `|${columns.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n') + '\n';
+  return [`| ${columns.join(' | ')} |`, `|${columns.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(formatCell).join(' | ')} |`)].join('\n') + '\n';
 }

@@ -171,15 +171,19 @@ def export_ops(out_dir: str, jobs: list[tuple[str, dict]], seed: int = 0, sets: 
 
 class UNetStep(nn.Module):
     """One denoiser evaluation as the generation loop runs it: `frames` frames of one video, the ReferenceNet's
-    attn1 features of that video as one input per spatial transformer."""
+    attn1 features of that video as one input per spatial transformer. A UNet with a geometry guide (config
+    `unet.guide`) takes the frames' guide images [frames, 3, S, S] in [0, 1] after the tokens, before the features."""
 
     def __init__(self, unet, keys: list[str], frames: int):
         super().__init__()
         self.unet, self.keys, self.frames = unet, keys, frames
+        self.guided = getattr(unet, "guide_encoder", None) is not None
 
-    def forward(self, sample, timesteps, pose_tokens, expr_tokens, *reference):
+    def forward(self, sample, timesteps, pose_tokens, expr_tokens, *rest):
         from flap_ref.unet_blocks import Context
-        ctx = Context(pose_tokens, expr_tokens, frames=self.frames, reference=dict(zip(self.keys, reference)))
+        guide, reference = (rest[0], rest[1:]) if self.guided else (None, rest)
+        ctx = Context(pose_tokens, expr_tokens, frames=self.frames, reference=dict(zip(self.keys, reference)),
+                      guide=guide)
         return self.unet(sample, timesteps, ctx)
 
 
@@ -227,6 +231,7 @@ def export_model(config: str, out_dir: str, weights: str | None = None, frames: 
         tensors = load_file(weights)
     torch.manual_seed(seed)
     frames = frames or cfg["video"]["frames_per_clip"]
+    label = os.path.splitext(os.path.basename(config))[0]  # a config name, or a config file's name without .json
     h, w = latent_size(cfg)
     u, cond = cfg["unet"], cfg["coeff_encoder"]
     entries = []
@@ -242,22 +247,28 @@ def export_model(config: str, out_dir: str, weights: str | None = None, frames: 
         pose = torch.randn(frames, cond["pose_tokens"], cond["token_dim"], generator=gen)
         expr = torch.randn(frames, cond["expr_tokens"], cond["token_dim"], generator=gen) \
             if u["expression_attention"] else None
+        # Guide images in [0, 1], as the head renderer draws them (only for configs with a geometry guide).
+        guide = torch.rand(frames, 3, u["guide"]["size"], u["guide"]["size"], generator=gen) if "guide" in u else None
         with torch.no_grad():
             # Realistic feature values (and their shapes) for the example inputs come from the ReferenceNet.
-            feats = ref_net(latent, pose[:1], None if expr is None else expr[:1])
+            feats = ref_net(latent, pose[:1], None if expr is None else expr[:1],
+                            guide=None if guide is None else guide[:1])
         keys = unet.attention_keys()
         step = UNetStep(unet, keys, frames).eval()
         sample = torch.randn(frames, u["in_channels"], h, w, generator=gen)
         timesteps = torch.full((frames,), 500, dtype=torch.long)
         names = ["sample", "timesteps", "pose_tokens"] + (["expr_tokens"] if expr is not None else [])
         args = [sample, timesteps, pose] + ([expr] if expr is not None else [])
+        if guide is not None:
+            names.append("guide")
+            args.append(guide)
         if expr is None:  # keep the positional layout of forward: expr_tokens is None, not an input
             step_fn = _NoExpr(step)
         else:
             step_fn = step
         args += [feats[k] for k in keys]
         names += reference_input_names(keys)
-        file = f"unet_step_{config}_f{frames}_{h}x{w}.onnx"
+        file = f"unet_step_{label}_f{frames}_{h}x{w}.onnx"
         with torch.no_grad():
             out = step_fn(*args)
             torch.onnx.export(step_fn, tuple(args), os.path.join(out_dir, file), opset_version=OPSET,
@@ -274,7 +285,7 @@ def export_model(config: str, out_dir: str, weights: str | None = None, frames: 
             _load_part(ae, tensors, "autoencoder.")
         decode = Decode(ae).eval()
         z = torch.randn(1, cfg["autoencoder"]["latent_channels"], h, w, generator=gen)
-        file = f"decoder_{config}_{h}x{w}.onnx"
+        file = f"decoder_{label}_{h}x{w}.onnx"
         with torch.no_grad():
             out = decode(z)
             torch.onnx.export(decode, (z,), os.path.join(out_dir, file), opset_version=OPSET,
@@ -296,8 +307,8 @@ class _NoExpr(nn.Module):
         super().__init__()
         self.step = step
 
-    def forward(self, sample, timesteps, pose_tokens, *reference):
-        return self.step(sample, timesteps, pose_tokens, None, *reference)
+    def forward(self, sample, timesteps, pose_tokens, *rest):
+        return self.step(sample, timesteps, pose_tokens, None, *rest)
 
 
 # ---------------------------------------------------------------- CLI

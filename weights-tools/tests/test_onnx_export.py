@@ -277,3 +277,46 @@ def test_model_export_refuses_mismatched_weights(tmp_path):
     save_file({"autoencoder.decoder.conv_in.weight": torch.zeros(1)}, path)
     with pytest.raises(KeyError, match="autoencoder"):
         E.export_model("test", str(tmp_path), weights=path, parts=("decoder",))
+
+
+def test_guided_unet_step_takes_the_guide_images(tmp_path):
+    # A config with a geometry guide (as mini has): the step graph takes `guide` [F, 3, S, S] after the tokens,
+    # and its guide encoder's work is in the graph (a non-zero conv_out, so the guide changes eps).
+    from flap_ref.config import load_config
+    from flap_ref.model import FlapModel
+    from flap_ref.safetensors import save_file
+
+    cfg = load_config("test")
+    cfg["unet"]["guide"] = {"size": 16, "supersample": 2, "channels": [4, 8], "palette": [[0.5, 0.5, 0.5]]}
+    path = str(tmp_path / "guided.json")
+    json.dump(cfg, open(path, "w"))
+    torch.manual_seed(12)
+    model = FlapModel(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    weights = str(tmp_path / "guided.safetensors")
+    save_file(model.state_dict(), weights)
+    out = str(tmp_path / "onnx")
+    step = E.export_model(path, out, weights=weights, frames=2, parts=("unet_step",))["models"][0]
+    names = [i["name"] for i in step["inputs"]]
+    assert names[:5] == ["sample", "timesteps", "pose_tokens", "expr_tokens", "guide"]
+    assert step["inputs"][4]["shape"] == [2, 3, 16, 16]
+    assert [n[len("ref."):] for n in names[5:]] == model.unet.attention_keys()
+    graph = onnx.load(os.path.join(out, step["file"]))
+    onnx.checker.check_model(graph, full_check=True)
+    _check_declared(graph, step)
+
+    rng = np.random.default_rng(6)
+    feeds = {i["name"]: (np.array([17, 17]) if i["name"] == "timesteps" else
+                         rng.random(i["shape"]).astype(np.float32) if i["name"] == "guide" else
+                         rng.standard_normal(i["shape"]).astype(np.float32)) for i in step["inputs"]}
+    model.eval()
+    torch_step = E.UNetStep(model.unet, model.unet.attention_keys(), 2)
+    with torch.no_grad():
+        want = torch_step(*(torch.from_numpy(v) for v in feeds.values())).double().numpy()
+        unguided = dict(feeds, guide=np.zeros_like(feeds["guide"]))
+        other = torch_step(*(torch.from_numpy(v) for v in unguided.values())).double().numpy()
+    assert np.abs(want - other).max() > 1e-4  # the guide input is used
+    got = run_graph(graph, feeds)[0]
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()

@@ -18,6 +18,7 @@ import { parseConfig, type FlapConfig } from './models/config';
 import { ESTIMATOR_SIZE, estimates, toCoefficients } from './models/estimator';
 import { FlapModel } from './models/model';
 import { audioToCoefficients, decodeFrames, generateLatents, numFrames, reference, releaseReference } from './models/pipeline';
+import { prepareKernels, recordKernels, type KernelManifest } from './ops/kernels';
 import type { SamplerKind } from './ops/sampler/schedule';
 import { slice } from './ops/tensor/slab';
 import { HeadRenderer } from './render/head';
@@ -35,6 +36,12 @@ export interface ModelSource {
    * geometry guide (`unet.guide`, flap-mini), which draw it posed by every frame's coefficients.
    */
   headAsset?: string | Uint8Array | ArrayBuffer;
+  /**
+   * The kernels the model uses (`kernels.json`, recorded by `Flap.recordKernels` after a generation): a URL or
+   * the manifest. They are compiled while the weights load, so the first clip does not wait for shader
+   * compiles. Optional; a folder's `kernels.json` is used when it exists.
+   */
+  kernels?: string | KernelManifest;
 }
 
 /** Progress of `Flap.load`: file bytes read (`download`, per file) and weight bytes on the GPU (`upload`), apart. */
@@ -67,9 +74,20 @@ export interface LoadFlapOptions {
 }
 
 /** The files of a model folder at `url`: `config.json`, `weights.safetensors` and `head_asset.safetensors`. */
-export function modelFolder(url: string): { config: string; weights: string; headAsset: string } {
+export function modelFolder(url: string): { config: string; weights: string; headAsset: string; kernels: string } {
   const dir = url.endsWith('/') ? url : `${url}/`;
-  return { config: `${dir}config.json`, weights: `${dir}weights.safetensors`, headAsset: `${dir}head_asset.safetensors` };
+  return { config: `${dir}config.json`, weights: `${dir}weights.safetensors`, headAsset: `${dir}head_asset.safetensors`, kernels: `${dir}kernels.json` };
+}
+
+/** A kernel manifest from a URL, or nothing when there is none (it is only an optimisation). */
+async function kernelManifest(source: string | KernelManifest | undefined): Promise<KernelManifest | undefined> {
+  if (typeof source !== 'string') return source;
+  try {
+    const res = await fetch(source);
+    return res.ok ? ((await res.json()) as KernelManifest) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export type Stage = 'inputs' | 'coefficients' | 'reference' | 'denoise' | 'decode' | 'done';
@@ -155,6 +173,15 @@ export class Flap {
     return this.model.config;
   }
 
+  /**
+   * The kernel specialisations this Flap's device has compiled so far: after a generation, every kernel the
+   * model uses on this kind of adapter. Save it as the model folder's `kernels.json` (or pass it as
+   * `ModelSource.kernels`) and the next load compiles them while the weights stream.
+   */
+  recordKernels(): KernelManifest {
+    return recordKernels(this.device);
+  }
+
   /** The GPU device was lost: every GPU call rejects with `DeviceLostError` until `recover()`. */
   get isLost(): boolean {
     return this.device.isLost;
@@ -199,6 +226,8 @@ export class Flap {
     const resolved: ModelSource = { config, weights: weightsInput, ...(headInput !== undefined ? { headAsset: headInput } : {}) };
     signal?.throwIfAborted();
     const device = given ?? (await createDevice());
+    // Shader compiles run beside the downloads and the upload; failures are left to the kernels' first use.
+    const kernels = kernelManifest(folder ? folder.kernels : (source as ModelSource).kernels).then((m) => prepareKernels(device, m)).catch(() => 0);
     const attempt = async () => {
       let head: HeadRenderer | undefined;
       let model: FlapModel | undefined;
@@ -226,6 +255,7 @@ export class Flap {
         await device.sync();
         signal?.throwIfAborted();
         await stored;
+        await kernels;
         return new Flap(device, model, !given, resolved, rest, head);
       } catch (e) {
         model?.release();

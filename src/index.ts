@@ -50,6 +50,7 @@ export { WeightsError } from './models/module';
 export * as pipeline from './models/pipeline';
 
 // The talking-head API.
+export { KERNELS, prepareKernels, recordKernels, type KernelManifest } from './ops/kernels';
 export { Flap, loadFlap, encodeVideo, modelFolder, neutralCoefficients, type ModelSource, type LoadFlapOptions, type LoadProgress, type GenerateRequest, type GeneratedVideo, type Frame, type Progress, type Stage } from './flap';
 export { prepareAudio, type AudioInput, type RawAudio } from './io/audio';
 export { prepareImage, type ImageInput, type RawImage, type Box } from './io/image';

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from './errors';
 import type { ModelSource } from './flap';
+import type { KernelManifest } from './ops/kernels';
 import { fileSource } from './weights/node';
 
 export * from './index';
@@ -18,7 +19,7 @@ export { fileSource } from './weights/node';
 
 /**
  * A model folder on disk as a `ModelSource`: `config.json`, `weights.safetensors` (read tensor by tensor, never
- * whole) and `head_asset.safetensors` when present. Rejects with `InputError` naming a missing file.
+ * whole), and `head_asset.safetensors` and `kernels.json` when present. Rejects with `InputError` naming a missing file.
  */
 export async function modelFromFolder(dir: string): Promise<ModelSource> {
   const file = (name: string) => join(dir, name);
@@ -29,5 +30,11 @@ export async function modelFromFolder(dir: string): Promise<ModelSource> {
     throw new InputError('config', `${file('config.json')}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   const headAsset = await readFile(file('head_asset.safetensors')).then((b) => new Uint8Array(b), () => undefined);
-  return { config: config as Record<string, unknown>, weights: await fileSource(file('weights.safetensors')), ...(headAsset ? { headAsset } : {}) };
+  const kernels = await readFile(file('kernels.json'), 'utf8').then((t) => JSON.parse(t) as KernelManifest, () => undefined);
+  return {
+    config: config as Record<string, unknown>,
+    weights: await fileSource(file('weights.safetensors')),
+    ...(headAsset ? { headAsset } : {}),
+    ...(kernels ? { kernels } : {}),
+  };
 }

@@ -76,6 +76,7 @@ export class PipelineCache {
   private readonly ready = new Map<string, CompiledKernel>();
   private readonly pending = new Map<string, Promise<CompiledKernel>>();
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  private readonly used = new Map<string, { def: KernelDef<any>; spec: Spec }>();
 
   constructor(
     private readonly device: GPUDevice,
@@ -97,6 +98,7 @@ export class PipelineCache {
     });
     const compiled = { key, pipeline, layout, inputs, outputs };
     this.ready.set(key, compiled);
+    this.used.set(key, { def, spec });
     this.stats.pipelinesCompiled++;
     return compiled;
   }
@@ -120,6 +122,7 @@ export class PipelineCache {
           (pipeline) => {
             const compiled = { key, pipeline, layout, inputs, outputs };
             this.ready.set(key, compiled);
+            this.used.set(key, { def, spec });
             this.stats.pipelinesCompiled++;
             return compiled;
           },
@@ -131,6 +134,11 @@ export class PipelineCache {
       this.pending.set(key, p);
     }
     return p;
+  }
+
+  /** Every specialisation compiled so far (synchronously or ahead of use), in compile order. */
+  specializations(): { def: KernelDef<any>; spec: Spec }[] {
+    return [...this.used.values()];
   }
 
   /** The rendered WGSL of a specialisation (for debugging and tests). */

@@ -23,6 +23,7 @@ import { castKernel } from '../../src/ops/tensor/cast';
 import { permuteKernel } from '../../src/ops/tensor/permute';
 import { slabKernel } from '../../src/ops/tensor/slab';
 import { upsampleKernel } from '../../src/ops/tensor/upsample';
+import { KERNELS } from '../../src/ops/kernels';
 import { createDevice, type FlapDevice } from '../../src/runtime/device';
 import { kernelKey, PipelineCache, type KernelDef } from '../../src/runtime/kernel';
 import type { Spec, SpecValue } from '../../src/runtime/template';
@@ -94,6 +95,10 @@ const reversed = (spec: Spec): Spec => Object.fromEntries(Object.entries(spec).r
 const shaders = path.resolve(fileURLToPath(new URL('../../shaders', import.meta.url)));
 
 describe('[node] kernel cache keys', () => {
+  it('[node] the kernel registry (src/ops/kernels.ts) holds exactly the kernels with a spec space', () => {
+    expect(Object.keys(KERNELS).sort()).toEqual(Object.values(spaces).map((s) => s.def.name).sort());
+  });
+
   it('[node] every compute shader has a spec space here', () => {
     const files = readdirSync(shaders, { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.wgsl') && !f.startsWith('common') && !f.endsWith('head_draw.wgsl')) // head_draw: a render pipeline

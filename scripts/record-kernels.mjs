@@ -2,7 +2,7 @@
 // Records the kernels a model uses on this machine's kind of adapter into its folder's kernels.json, which
 // `loadFlap` then compiles while the weights stream (first frame sooner):
 //   node scripts/record-kernels.mjs models/flap-mini
-// It generates one clip from the bundled samples with the library build (dist/; `npm run build:lib` first).
+// It generates one clip of the bundled speech with the library build (dist/; `npm run build:lib` first).
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withSwiftShader } from './chromium.mjs';
@@ -19,7 +19,9 @@ delete source.kernels; // record from scratch
 const flap = await loadFlap(source);
 const { sample_rate: rate, fps, frames_per_clip: frames } = flap.config.video;
 const speech = await prepareAudio(new Uint8Array(await readFile('demo/samples/speech.wav')), rate);
-const image = new Uint8Array(await readFile('demo/samples/portrait.png'));
+// Any portrait runs the same kernels; Node has no image decoder, so a plain grey one.
+const { width, height } = flap.config.video;
+const image = { data: new Uint8ClampedArray(width * height * 4).fill(128), width, height };
 // One clip is enough: every later clip runs the same kernels.
 await flap.generate({ image, audio: { samples: speech.subarray(0, Math.ceil((frames / fps) * rate)), sampleRate: rate }, steps: 2 });
 const manifest = flap.recordKernels();

@@ -6,7 +6,8 @@ values are checked by round trips: small files are built in every source layout 
 whose parameter names are exactly sd15's, with tiny widths), converted, and every tensor must land under the
 right name with its value (f16-rounded), the FLAP-only parts initialised as the reference initialises them.
 The LDM-layout test file is written through the converter's own LDM table (inverted); that table is checked
-separately against the literal key list of the real checkpoint."""
+separately: its names against the literal key list of the real checkpoint, its pairing against tensor shapes
+derived from the original LDM architecture (a block paired with the wrong level or layer changes shape)."""
 
 from __future__ import annotations
 
@@ -143,6 +144,124 @@ def test_ldm_key_list_maps_onto_the_sd15_model():
     assert len(set(unet)) == len(unet) and set(unet) == set(read_list(os.path.join(LISTS, "sd15_unet.txt")))
     ours = {k[len("autoencoder."):] for k in convert.meta_model(cfg).state_dict() if k.startswith("autoencoder.")}
     assert len(set(vae)) == len(vae) and set(vae) == ours
+
+
+def ldm_sd15_shapes() -> dict[str, tuple[int, ...]]:
+    """Shapes of the LDM checkpoint's UNet and VAE tensors, derived from the original architecture (CompVis
+    ldm/modules/diffusionmodules/openaimodel.py UNetModel and model.py Encoder/Decoder with SD-1.5's v1-inference
+    settings: model_channels 320, channel_mult 1,2,4,4, 2 res blocks, attention at the first three levels, context
+    768; VAE ch 128, ch_mult 1,2,4,4, 2 res blocks, z 4). Independent of the converter's table, so a block paired with
+    the wrong level shows up as a shape mismatch."""
+    out: dict[str, tuple[int, ...]] = {}
+
+    def add(name, *shape):
+        out[name] = shape
+
+    def gn(p, c):
+        add(f"{p}.weight", c), add(f"{p}.bias", c)
+
+    def conv(p, cout, cin, k):
+        add(f"{p}.weight", cout, cin, k, k), add(f"{p}.bias", cout)
+
+    def res(p, cin, cout):  # ResBlock: in_layers [GN, SiLU, conv], emb_layers [SiLU, Linear], out_layers [GN, SiLU, Dropout, conv]
+        gn(f"{p}.in_layers.0", cin), conv(f"{p}.in_layers.2", cout, cin, 3)
+        add(f"{p}.emb_layers.1.weight", cout, 1280), add(f"{p}.emb_layers.1.bias", cout)
+        gn(f"{p}.out_layers.0", cout), conv(f"{p}.out_layers.3", cout, cout, 3)
+        if cin != cout:
+            conv(f"{p}.skip_connection", cout, cin, 1)
+
+    def st(p, c):  # SpatialTransformer, one BasicTransformerBlock, conv projections
+        gn(f"{p}.norm", c), conv(f"{p}.proj_in", c, c, 1), conv(f"{p}.proj_out", c, c, 1)
+        b = f"{p}.transformer_blocks.0"
+        for a, ctx in (("attn1", c), ("attn2", 768)):
+            add(f"{b}.{a}.to_q.weight", c, c), add(f"{b}.{a}.to_k.weight", c, ctx), add(f"{b}.{a}.to_v.weight", c, ctx)
+            add(f"{b}.{a}.to_out.0.weight", c, c), add(f"{b}.{a}.to_out.0.bias", c)
+        add(f"{b}.ff.net.0.proj.weight", 8 * c, c), add(f"{b}.ff.net.0.proj.bias", 8 * c)
+        add(f"{b}.ff.net.2.weight", c, 4 * c), add(f"{b}.ff.net.2.bias", c)
+        for n in ("norm1", "norm2", "norm3"):
+            gn(f"{b}.{n}", c)
+
+    u = "model.diffusion_model"
+    add(f"{u}.time_embed.0.weight", 1280, 320), add(f"{u}.time_embed.0.bias", 1280)
+    add(f"{u}.time_embed.2.weight", 1280, 1280), add(f"{u}.time_embed.2.bias", 1280)
+    conv(f"{u}.input_blocks.0.0", 320, 4, 3)
+    mult, attn, ch, k, chans = (1, 2, 4, 4), (True, True, True, False), 320, 1, [320]
+    for level, m in enumerate(mult):
+        for _ in range(2):
+            res(f"{u}.input_blocks.{k}.0", ch, 320 * m)
+            ch = 320 * m
+            if attn[level]:
+                st(f"{u}.input_blocks.{k}.1", ch)
+            chans.append(ch)
+            k += 1
+        if level != len(mult) - 1:
+            conv(f"{u}.input_blocks.{k}.0.op", ch, ch, 3)
+            chans.append(ch)
+            k += 1
+    res(f"{u}.middle_block.0", ch, ch), st(f"{u}.middle_block.1", ch), res(f"{u}.middle_block.2", ch, ch)
+    k = 0
+    for level, m in list(enumerate(mult))[::-1]:
+        for i in range(3):
+            res(f"{u}.output_blocks.{k}.0", ch + chans.pop(), 320 * m)
+            ch = 320 * m
+            if attn[level]:
+                st(f"{u}.output_blocks.{k}.1", ch)
+            if level and i == 2:
+                conv(f"{u}.output_blocks.{k}.{2 if attn[level] else 1}.conv", ch, ch, 3)
+            k += 1
+    gn(f"{u}.out.0", 320), conv(f"{u}.out.2", 4, 320, 3)
+
+    def vres(p, cin, cout):  # the VAE's ResnetBlock (no time embedding)
+        gn(f"{p}.norm1", cin), conv(f"{p}.conv1", cout, cin, 3), gn(f"{p}.norm2", cout), conv(f"{p}.conv2", cout, cout, 3)
+        if cin != cout:
+            conv(f"{p}.nin_shortcut", cout, cin, 1)
+
+    def mid(p, c):
+        vres(f"{p}.block_1", c, c), vres(f"{p}.block_2", c, c), gn(f"{p}.attn_1.norm", c)
+        for n in ("q", "k", "v", "proj_out"):
+            conv(f"{p}.attn_1.{n}", c, c, 1)
+
+    e, d, vm = "first_stage_model.encoder", "first_stage_model.decoder", (1, 2, 4, 4)
+    conv(f"{e}.conv_in", 128, 3, 3)
+    cin = 128
+    for i, m in enumerate(vm):
+        for j in range(2):
+            vres(f"{e}.down.{i}.block.{j}", cin, 128 * m)
+            cin = 128 * m
+        if i != len(vm) - 1:
+            conv(f"{e}.down.{i}.downsample.conv", cin, cin, 3)
+    mid(f"{e}.mid", cin), gn(f"{e}.norm_out", cin), conv(f"{e}.conv_out", 8, cin, 3)
+    conv(f"{d}.conv_in", 512, 4, 3), mid(f"{d}.mid", 512)
+    cin = 512
+    for i in reversed(range(len(vm))):      # built from the lowest resolution, stored at index i (up.insert(0, …))
+        for j in range(3):
+            vres(f"{d}.up.{i}.block.{j}", cin, 128 * vm[i])
+            cin = 128 * vm[i]
+        if i != 0:
+            conv(f"{d}.up.{i}.upsample.conv", cin, cin, 3)
+    gn(f"{d}.norm_out", 128), conv(f"{d}.conv_out", 3, 128, 3)
+    conv("first_stage_model.quant_conv", 8, 8, 1), conv("first_stage_model.post_quant_conv", 4, 4, 1)
+    return out
+
+
+def test_ldm_names_map_onto_tensors_of_the_same_shape():
+    shapes = ldm_sd15_shapes()
+    listed = [line.strip() for line in open(os.path.join(LISTS, "sd15_ldm.txt")) if not line.startswith("#")]
+    assert set(shapes) == set(listed), "the architecture-derived names are the real checkpoint's"
+    cfg = load_config("sd15")
+    ours = {k: tuple(v.shape) for k, v in convert.meta_model(cfg).state_dict().items()}
+    unet_t, vae_t = convert.ldm_unet_table(cfg["unet"]), convert.ldm_vae_table(cfg["autoencoder"])
+    wrong = []
+    for name, shape in shapes.items():
+        if name.startswith("model.diffusion_model."):
+            target = "unet." + convert._prefix_rename(name[len("model.diffusion_model."):], unet_t)
+        else:
+            target = "autoencoder." + convert._prefix_rename(name[len("first_stage_model."):], vae_t)
+            if ".attn_1." in name and len(shape) == 4:
+                shape = shape[:2]
+        if ours[target] != shape:
+            wrong.append(f"{name} {shape} → {target} {ours[target]}")
+    assert not wrong, wrong[:10]
 
 
 def test_animatediff_v2_list_is_current_and_fits_the_denoiser():

@@ -114,6 +114,7 @@ def test_two_processes_take_the_steps_of_one(case, tmp_path):
     moved = sum(float((wa[k] - start[k]).pow(2).sum()) for k in wa) ** 0.5
     gap = sum(float((wa[k] - wb[k]).pow(2).sum()) for k in wa) ** 0.5
     assert moved > 0, f"{case}: the weights did not move in 3 steps"
+    print(f"{case}: two processes vs one: {gap / moved:.2e} of the distance moved ({moved:.3g})")
     assert gap / moved < TOLERANCE, f"{case}: the runs differ by {gap / moved:.2e} of the distance moved"
     # Rank 0 alone wrote the log: as many lines as the one-process run.
     lines = lambda d: open(os.path.join(d, out, "log.jsonl")).read().count("\n")  # noqa: E731

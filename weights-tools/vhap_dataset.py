@@ -10,10 +10,11 @@ vhap/util/landmark_detector_star.py) leaves, for a monocular video `data/monocul
                                                 y / H, 1), iBUG-68 order, -1 where none was found; `bounding_box`
                                                 [T, 5] = (x1 / W, y1 / H, x2 / W, y2 / H, score)
   OUTPUT/tracked_flame_params_EPOCH.npz        FLAME per frame: `rotation` [T, 3] (global, axis-angle), `neck_pose`
-                                                [T, 3], `jaw_pose` [T, 3], `eyes_pose` [T, 6] (left eye then right,
-                                                FLAME's joint order, axis-angle), `expr` [T, n_expr] (100 by default),
-                                                `translation` [T, 3], `shape` [300], `timestep_id` [T] (the frame
-                                                names), plus camera and appearance entries that are not used here
+                                                [T, 3], `jaw_pose` [T, 3], `eyes_pose` [T, 6] (axis-angle, left eye
+                                                then right: FLAME's joints 3 and 4, smplx's leye/reye), `expr`
+                                                [T, n_expr] (100 by default), `translation` [T, 3], `shape` [300],
+                                                `timestep_id` [T] (the frame names), plus camera and appearance
+                                                entries that are not used here
 The monocular camera sits on the FLAME front axis (video_dataset.py: orientation identity, at z = 1), so a zero
 rotation is a frontal head, as in this project.
 

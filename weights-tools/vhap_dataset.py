@@ -235,6 +235,8 @@ def runs(ids: np.ndarray) -> list[tuple[int, int]]:
 
 def read_sequence(seq: str, tracking: str, audio: str | None, size: int, crop_scale: float) -> dict:
     """One VHAP sequence → its clips, reference and utterance (a make_dataset identity)."""
+    if audio is None:
+        raise VhapError(f"{seq}: no audio beside it (NAME.mp4 …); pass it as the third field of --seq")
     track_path = tracking_file(tracking)
     with np.load(track_path) as z:
         params = {k: z[k] for k in z.files}
@@ -268,8 +270,6 @@ def read_sequence(seq: str, tracking: str, audio: str | None, size: int, crop_sc
     coeffs = coefficients(params, eyelids)
     crop = face_crop(boxes, width, height, crop_scale)
     frames = read_frames(paths, crop, size)
-    if audio is None:
-        raise VhapError(f"{seq}: no audio beside it (NAME.mp4 …); pass it as the third field of --seq")
     wave = read_audio(audio)
     need = (ids.max() + 1) * SAMPLES_PER_FRAME
     wave = np.pad(wave, (0, max(0, need - len(wave))))

@@ -36,7 +36,10 @@ class GuideEncoder(nn.Module):
             blocks += [nn.Conv2d(a, a, 3, padding=1), nn.Conv2d(a, b, 3, stride=2, padding=1)]
         self.blocks = nn.ModuleList(blocks)
         self.conv_out = nn.Conv2d(ch[-1], out_channels, 3, padding=1)
-        # Zero output: a model warm-started without a guide computes exactly what it did before.
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Zero output: a model warm-started without a guide computes exactly what it did before."""
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
 

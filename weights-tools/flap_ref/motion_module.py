@@ -62,6 +62,11 @@ class TemporalTransformer3DModel(nn.Module):
         self.proj_in = nn.Linear(channels, channels)
         self.transformer_blocks = nn.ModuleList([TemporalTransformerBlock(channels, heads, max_len)])
         self.proj_out = nn.Linear(channels, channels)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The module's own part of its initialisation (its layers keep theirs): `proj_out` at zero, so a fresh
+        module is the identity. The converter calls it on motion modules it initialises (convert.py)."""
         nn.init.zeros_(self.proj_out.weight)
         nn.init.zeros_(self.proj_out.bias)
 

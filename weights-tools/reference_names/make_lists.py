@@ -2,14 +2,18 @@
 
   sd15_unet.txt       diffusers `UNet2DConditionModel` with the Stable Diffusion 1.5 config
   wav2vec2_base.txt   Hugging Face `Wav2Vec2Model` with the facebook/wav2vec2-base config
+  animatediff_mm_sd_v15_v2.txt   the motion modules of AnimateDiff's `mm_sd_v15_v2.ckpt`, derived from the
+                      structure (no literal key list of that file is published): guoyww/AnimateDiff
+                      animatediff/models/motion_module.py and unet_blocks.py with configs/inference/inference-v2.yaml
 
 One `name<TAB>shape` line per tensor (shape as comma-separated sizes), in the order the public module registers
 them (= its state_dict order). The rules below are read off the public sources (diffusers unet_2d_condition.py,
 unet_2d_blocks.py, resnet.py, transformer_2d.py, attention.py, attention_processor.py, embeddings.py;
-transformers modeling_wav2vec2.py) and are written from the config so that the derivation can be reviewed; they
+transformers modeling_wav2vec2.py; AnimateDiff's motion_module.py, unet.py, unet_blocks.py and the
+diffusers 0.11 `CrossAttention`/`FeedForward` it builds on) and are written from the config so that the derivation can be reviewed; they
 do not import our reference, so `tests/test_names.py` compares two independent derivations.
 
-Run: /usr/bin/python3 weights-tools/reference_names/make_lists.py  (rewrites both files, prints the totals)
+Run: /usr/bin/python3 weights-tools/reference_names/make_lists.py  (rewrites the files, prints the totals)
 """
 
 from __future__ import annotations
@@ -33,6 +37,14 @@ WAV2VEC2_BASE = {
     "hidden_size": 768, "num_hidden_layers": 12, "intermediate_size": 3072,
     "num_conv_pos_embeddings": 128, "num_conv_pos_embedding_groups": 16, "do_stable_layer_norm": False,
 }
+
+# AnimateDiff v2 (inference-v2.yaml): motion modules at every resolution of SD-1.5's UNet and in its mid block,
+# 8 heads, one temporal transformer block of two "Temporal_Self" attentions, temporal position encoding.
+ANIMATEDIFF_V2 = {"block_out_channels": [320, 640, 1280, 1280], "layers_per_block": 2, "mid_block": True,
+                  "position_table": 32}
+# Not a published figure: a second count by hand, 22·C² + 21·C parameters per module (C = its width) over the 21
+# modules (5 at 320, 5 at 640, 11 at 1280); the position tables (1,208,320 numbers) are buffers, not counted.
+ANIMATEDIFF_V2_TOTAL = 453_209_280
 
 
 class Names:
@@ -197,6 +209,50 @@ def wav2vec2(cfg: dict) -> Names:
     return n
 
 
+# ---------------------------------------------------------------- AnimateDiff motion modules
+
+def motion_module(n: Names, p: str, c: int, table: int):
+    # VanillaTemporalModule → temporal_transformer (TemporalTransformer3DModel): norm (GroupNorm), proj_in (Linear),
+    # transformer_blocks (num_transformer_block 1), proj_out (Linear; zero-initialised, still a stored tensor).
+    t = f"{p}.temporal_transformer"
+    n.norm(f"{t}.norm", c)
+    n.linear(f"{t}.proj_in", c, c)
+    b = f"{t}.transformer_blocks.0"
+    # TemporalTransformerBlock registers attention_blocks, norms, ff, ff_norm. Each VersatileAttention is a
+    # diffusers 0.11 CrossAttention (to_q/to_k/to_v without bias since attention_bias is False, to_out =
+    # [Linear, Dropout]) followed by its pos_encoder, whose `pe` [1, max_len, C] is stored in the released files.
+    for k in range(2):
+        a = f"{b}.attention_blocks.{k}"
+        for proj in ("to_q", "to_k", "to_v"):
+            n.linear(f"{a}.{proj}", c, c, bias=False)
+        n.linear(f"{a}.to_out.0", c, c)
+        n.add(f"{a}.pos_encoder.pe", 1, table, c)
+    for k in range(2):
+        n.norm(f"{b}.norms.{k}", c)
+    # FeedForward(activation "geglu", mult 4): net.0 = GEGLU(proj: Linear(C, 2·4C)), net.2 = Linear(4C, C)
+    n.linear(f"{b}.ff.net.0.proj", c, 8 * c)
+    n.linear(f"{b}.ff.net.2", 4 * c, c)
+    n.norm(f"{b}.ff_norm", c)
+    n.linear(f"{t}.proj_out", c, c)
+
+
+def animatediff(cfg: dict) -> Names:
+    # The released file holds the motion modules of UNet3DConditionModel's state dict, in its order: down_blocks,
+    # up_blocks, then mid_block (assigned last, as in diffusers' UNet). Every down block has layers_per_block modules
+    # (DownBlock3D too), every up block layers_per_block + 1; the mid block one when motion_module_mid_block.
+    n = Names()
+    widths, L, table = cfg["block_out_channels"], cfg["layers_per_block"], cfg["position_table"]
+    for i, c in enumerate(widths):
+        for j in range(L):
+            motion_module(n, f"down_blocks.{i}.motion_modules.{j}", c, table)
+    for i, c in enumerate(reversed(widths)):
+        for j in range(L + 1):
+            motion_module(n, f"up_blocks.{i}.motion_modules.{j}", c, table)
+    if cfg["mid_block"]:
+        motion_module(n, "mid_block.motion_modules.0", widths[-1], table)
+    return n
+
+
 def write(path: str, names: Names):
     with open(path, "w") as f:
         for name, shape in names.items:
@@ -216,7 +272,8 @@ def read_list(path: str) -> dict[str, tuple[int, ...]]:
 
 
 def total(names: Names) -> int:
-    return sum(math.prod(s) for _, s in names.items)
+    """Parameters, without AnimateDiff's position tables (buffers)."""
+    return sum(math.prod(s) for k, s in names.items if not k.endswith(".pos_encoder.pe"))
 
 
 def main():
@@ -225,10 +282,15 @@ def main():
     if total(unet) != SD15_UNET_TOTAL:
         raise SystemExit(f"SD-1.5 UNet derivation gives {total(unet):,} parameters, not {SD15_UNET_TOTAL:,}")
     w2v = wav2vec2(WAV2VEC2_BASE)
+    motion = animatediff(ANIMATEDIFF_V2)
+    if total(motion) != ANIMATEDIFF_V2_TOTAL:
+        raise SystemExit(f"AnimateDiff v2 derivation gives {total(motion):,} parameters, not {ANIMATEDIFF_V2_TOTAL:,}")
     write(os.path.join(HERE, "sd15_unet.txt"), unet)
     write(os.path.join(HERE, "wav2vec2_base.txt"), w2v)
+    write(os.path.join(HERE, "animatediff_mm_sd_v15_v2.txt"), motion)
     print(f"sd15_unet.txt: {len(unet.items)} tensors, {total(unet):,} parameters")
     print(f"wav2vec2_base.txt: {len(w2v.items)} tensors, {total(w2v):,} parameters")
+    print(f"animatediff_mm_sd_v15_v2.txt: {len(motion.items)} tensors, {total(motion):,} parameters")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ import struct
 import pytest
 import torch
 
-from flap_ref.safetensors import DTYPES, SafetensorsError, load_file, read_metadata, save_file
+from flap_ref.safetensors import (DTYPES, SafetensorsError, SafetensorsFile, load_file, read_metadata, save_file,
+                                  save_streaming)
 
 
 def sample(dtype: torch.dtype, shape: tuple[int, ...], seed: int) -> torch.Tensor:
@@ -101,6 +102,9 @@ def test_malformed_files_raise_typed_errors(tmp_path, case, header, data, length
         write_raw(path, header, data, length)
     with pytest.raises(SafetensorsError, match=message):
         load_file(str(path))
+    if header is not None:
+        with pytest.raises(SafetensorsError, match=message):
+            SafetensorsFile(str(path))
 
 
 def test_writer_refuses_what_the_format_cannot_hold(tmp_path):
@@ -108,3 +112,22 @@ def test_writer_refuses_what_the_format_cannot_hold(tmp_path):
         save_file({"c": torch.zeros(2, dtype=torch.complex64)}, str(tmp_path / "c.safetensors"))
     with pytest.raises(SafetensorsError, match="strings to strings"):
         save_file({"t": torch.zeros(1)}, str(tmp_path / "m.safetensors"), {"n": 1})
+
+
+def test_reading_tensor_by_tensor_and_streamed_writing_match_the_whole_file_forms(tmp_path):
+    tensors = {f"t{i}": sample(dtype, shape, i) for i, (dtype, shape) in
+               enumerate([(torch.float16, (3, 5)), (torch.bfloat16, (7,)), (torch.float32, (0,)), (torch.bool, (2, 2))])}
+    whole, streamed = tmp_path / "whole.safetensors", tmp_path / "streamed.safetensors"
+    save_file(tensors, str(whole), {"k": "v"})
+    produced = []
+    size = save_streaming(str(streamed), [(k, v.dtype, tuple(v.shape)) for k, v in tensors.items()],
+                          lambda k: produced.append(k) or tensors[k], {"k": "v"})
+    assert streamed.read_bytes() == whole.read_bytes()
+    assert produced == list(tensors) and size == sum(v.numel() * v.element_size() for v in tensors.values())
+    with SafetensorsFile(str(whole)) as f:
+        assert f.names == list(tensors) and f.metadata == {"k": "v"}
+        for k in reversed(list(tensors)):
+            assert f.shape(k) == tuple(tensors[k].shape) and torch.equal(f.tensor(k), tensors[k]), k
+    with pytest.raises(SafetensorsError, match=r"t0: produced torch.float32 \(3, 5\)"):
+        save_streaming(str(tmp_path / "bad.safetensors"), [("t0", torch.float16, (3, 5))], lambda k: torch.zeros(3, 5))
+    assert not (tmp_path / "bad.safetensors").exists()

@@ -17,8 +17,10 @@ import os
 
 import numpy as np
 import torch
+from torch import nn
 
-from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all
+from common import (RUNS, Budget, Distributed, Log, add_run_arguments, load_checkpoint, save_checkpoint, save_final,
+                    seed_all)
 from flap_ref.audio2flame import Audio2Flame
 from flap_ref.mel_encoder import build_audio_encoder
 from flap_ref.config import load_config
@@ -47,7 +49,9 @@ class Pairs:
                 self.items.append((audio.copy(), coeffs.copy(), sh["ref_coeffs"][i].astype(np.float32)))
         self.rng = np.random.default_rng(seed)
 
-    def batch(self, n: int):
+    def batch(self, n: int, part: slice | None = None):
+        """n random windows (audio [n, 40960], coefficients [n, 64, 120], reference [n, 120]); with `part`, all n
+        are drawn and only that slice is returned."""
         audio, target, ref = [], [], []
         while len(audio) < n:
             a, c, r = self.items[self.rng.integers(len(self.items))]
@@ -60,8 +64,9 @@ class Pairs:
             audio.append(clip)
             target.append(c[start:start + WINDOW])
             ref.append(r)
-        return (torch.from_numpy(np.stack(audio)).float(), torch.from_numpy(np.stack(target)).float(),
-                torch.from_numpy(np.stack(ref)).float())
+        part = part or slice(None)
+        return (torch.from_numpy(np.stack(audio[part])).float(), torch.from_numpy(np.stack(target[part])).float(),
+                torch.from_numpy(np.stack(ref[part])).float())
 
 
 def main() -> None:
@@ -76,13 +81,16 @@ def main() -> None:
     # One thread is not a cure: a later one-thread run skipped 35 % of its steps, an identical rerun none, and
     # the same batches were finite in isolation. The skip guard below is what keeps the weights safe.
     ap.add_argument("--threads", type=int, default=1)
+    add_run_arguments(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    dist = Distributed(args.device)
     cfg = load_config(args.config)
     run = os.path.join(RUNS, "audio")
     ckpt_path = os.path.join(run, "checkpoint.pt")
     seed_all(7)
-    enc, head = build_audio_encoder(cfg["audio_encoder"]), Audio2Flame(cfg["audio2flame"])
+    enc = build_audio_encoder(cfg["audio_encoder"]).to(dist.device)
+    head = Audio2Flame(cfg["audio2flame"]).to(dist.device)
     params = list(enc.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
     step, elapsed = 0, 0.0
@@ -101,33 +109,39 @@ def main() -> None:
         opt.load_state_dict(state["opt"])
         step, elapsed = state["step"], state["elapsed"]
     data = Pairs("train", args.shards, seed=step + 3)
-    w = weights()
+    w = weights().to(dist.device)
     budget = Budget(args.minutes, elapsed)
     last_save = budget.elapsed
-    while not budget.done():
-        audio, target, ref = data.batch(args.batch)
+
+    def loss_of(model, audio, target, ref):
+        enc, head = model
         pred = head(enc(audio), WINDOW, ref)
-        loss = ((pred - target).pow(2) * w).mean()
+        return ((pred - target).pow(2) * w).mean(), pred.detach()
+
+    train_step = dist.step(nn.ModuleList([enc, head]), loss_of, find_unused=False)
+    while dist.keep_going(budget, step, args.steps):
+        audio, target, ref = (t.to(dist.device) for t in data.batch(args.batch, dist.part(args.batch)))
+        loss, pred = train_step(audio, target, ref)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
-        if not (torch.isfinite(loss) and torch.isfinite(norm)):
+        if dist.any(not (torch.isfinite(loss) and torch.isfinite(norm))):
             # One bad batch must not poison the weights (a run diverged to NaN at step ~190 without this).
             log(step=step, skipped_nonfinite=1)
             continue
         opt.step()
         step += 1
         if step % 20 == 0:
-            jaw_p, jaw_t = pred[..., 15].detach().flatten(), target[..., 15].flatten()
+            jaw_p, jaw_t = pred[..., 15].flatten(), target[..., 15].flatten()
             corr = float(torch.corrcoef(torch.stack([jaw_p, jaw_t]))[0, 1])
-            log(step=step, loss=float(loss), jaw_corr=corr, minutes=budget.elapsed / 60)
+            log(step=step, loss=dist.mean(float(loss)), jaw_corr=dist.mean(corr), minutes=budget.elapsed / 60)
         if budget.elapsed - last_save > 300:
             save_checkpoint(ckpt_path, encoder=enc.state_dict(), head=head.state_dict(), opt=opt.state_dict(),
                             step=step, elapsed=budget.elapsed)
             last_save = budget.elapsed
     save_checkpoint(ckpt_path, encoder=enc.state_dict(), head=head.state_dict(), opt=opt.state_dict(), step=step,
                     elapsed=budget.elapsed)
-    torch.save({"encoder": enc.state_dict(), "head": head.state_dict(), "step": step}, os.path.join(run, "final.pt"))
+    save_final({"encoder": enc.state_dict(), "head": head.state_dict(), "step": step}, os.path.join(run, "final.pt"))
     log(step=step, done=1)
 
 

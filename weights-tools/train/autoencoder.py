@@ -20,7 +20,8 @@ import os
 import torch
 import torch.nn.functional as F
 
-from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all, set_lr, to_unit
+from common import (RUNS, Budget, Distributed, Log, add_run_arguments, load_checkpoint, save_checkpoint, save_final,
+                    seed_all, set_lr, to_unit)
 from data import Shards
 from flap_ref.config import load_config
 from flap_ref.autoencoder import build_autoencoder
@@ -35,13 +36,15 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--crop", type=int, default=64, help="training crop size, a multiple of 8 (0: whole frames)")
     ap.add_argument("--threads", type=int, default=2)
+    add_run_arguments(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    dist = Distributed(args.device)
     run = os.path.join(RUNS, "autoencoder")
     ckpt_path = os.path.join(run, "checkpoint.pt")
     cfg = load_config(args.config)
     seed_all(1)
-    model = build_autoencoder(cfg["autoencoder"])
+    model = build_autoencoder(cfg["autoencoder"]).to(dist.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     state = load_checkpoint(ckpt_path)
     step, elapsed = 0, 0.0
@@ -56,19 +59,25 @@ def main() -> None:
     last_save = budget.elapsed
     model.train()
     rng = torch.Generator().manual_seed(step + 13)
-    while not budget.done():
-        set_lr(opt, args.lr * budget.lr_factor())
-        x = to_unit(data.frames(args.batch))
+
+    def loss_of(model, x):
+        z = model.encode(x)
+        z_noisy = z + 0.05 * dist.like(z)
+        y = model.decode(z_noisy)
+        rec = F.l1_loss(y, x) + F.mse_loss(y, x)
+        # the latent scale is a statistic of the whole (global) batch
+        scale = (dist.batch_mean(z.pow(2)) - 1).clamp_min(0) * 1e-2 + (1 - dist.batch_std(z)).clamp_min(0) * 1e-2
+        return rec + scale, z.detach(), y.detach()
+
+    train_step = dist.step(model, loss_of, find_unused=False)
+    while dist.keep_going(budget, step, args.steps):
+        set_lr(opt, args.lr * dist.same(budget.lr_factor()))
+        x = to_unit(data.frames(args.batch, dist.part(args.batch))).to(dist.device)
         if args.crop:
             cells = (x.shape[-1] - args.crop) // 8 + 1
             i, j = (torch.randint(0, cells, (2,), generator=rng) * 8).tolist()
             x = x[..., i:i + args.crop, j:j + args.crop]
-        z = model.encode(x)
-        z_noisy = z + 0.05 * torch.randn_like(z)
-        y = model.decode(z_noisy)
-        rec = F.l1_loss(y, x) + F.mse_loss(y, x)
-        scale = (z.pow(2).mean() - 1).clamp_min(0) * 1e-2 + (1 - z.std()).clamp_min(0) * 1e-2
-        loss = rec + scale
+        loss, z, y = train_step(x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -76,7 +85,8 @@ def main() -> None:
         step += 1
         if step % 25 == 0:
             psnr = float(-10 * torch.log10(F.mse_loss(y.clamp(-1, 1), x) / 4))
-            log(step=step, loss=float(loss), psnr=psnr, z_std=float(z.std()), minutes=budget.elapsed / 60)
+            log(step=step, loss=dist.mean(float(loss)), psnr=dist.mean(psnr), z_std=float(dist.batch_std(z)),
+                minutes=budget.elapsed / 60)
         if budget.elapsed - last_save > 300:
             save_checkpoint(ckpt_path, model=model.state_dict(), opt=opt.state_dict(), step=step,
                             elapsed=budget.elapsed)
@@ -85,11 +95,11 @@ def main() -> None:
     model.eval()
     held = Shards("heldout", 1, seed=5)
     with torch.no_grad():
-        x = to_unit(held.frames(64))
+        x = to_unit(held.frames(64)).to(dist.device)
         z = model.encode(x)
         y = model.decode(z)
         psnr = float(-10 * torch.log10(F.mse_loss(y.clamp(-1, 1), x) / 4))
-    torch.save({"model": model.state_dict(), "latent_std": float(z.std()), "heldout_psnr": psnr, "step": step},
+    save_final({"model": model.state_dict(), "latent_std": float(z.std()), "heldout_psnr": psnr, "step": step},
                os.path.join(run, "final.pt"))
     log(step=step, heldout_psnr=psnr, latent_std=float(z.std()), done=1)
 

@@ -52,24 +52,30 @@ class Shards:
             j -= n
         raise AssertionError("unreachable")
 
-    def frames(self, n: int) -> np.ndarray:
-        """n random frames (clip frames and reference frames), uint8 [n, H, W, 3]."""
-        out = []
+    def frames(self, n: int, part: slice | None = None) -> np.ndarray:
+        """n random frames (clip frames and reference frames), uint8 [n, H, W, 3]; with `part`, all n are drawn
+        (the same random numbers) and only that slice of them is returned (one process's share of a batch)."""
+        picks = []
         for _ in range(n):
             s, c = self.clips[self.rng.integers(len(self.clips))]
             sh = self.shards[s]
             if self.rng.random() < 0.1:
-                out.append(sh["ref_frame"][sh["clip_identity"][c]])
+                picks.append((s, None, sh["clip_identity"][c]))
             else:
-                out.append(sh["frames"][c, self.rng.integers(sh["frames"].shape[1])])
+                picks.append((s, c, self.rng.integers(sh["frames"].shape[1])))
+        out = []
+        for s, c, i in picks[part or slice(None)]:
+            sh = self.shards[s]
+            out.append(sh["ref_frame"][i] if c is None else sh["frames"][c, i])
         return np.stack(out)
 
-    def windows(self, n: int, length: int):
+    def windows(self, n: int, length: int, part: slice | None = None):
         """n random windows of `length` consecutive frames with their identity's reference:
-        (frames uint8 [n, L, H, W, 3], coeffs [n, L, 120], ref uint8 [n, H, W, 3], ref_coeffs [n, 120])."""
+        (frames uint8 [n, L, H, W, 3], coeffs [n, L, 120], ref uint8 [n, H, W, 3], ref_coeffs [n, 120]); with `part`,
+        all n are drawn and only that slice of them is returned."""
         fr, co, rf, rc = [], [], [], []
-        for _ in range(n):
-            s, c, start = self._window(length)
+        picks = [self._window(length) for _ in range(n)]
+        for s, c, start in picks[part or slice(None)]:
             sh = self.shards[s]
             ident = sh["clip_identity"][c]
             fr.append(sh["frames"][c, start:start + length])

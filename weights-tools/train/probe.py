@@ -22,7 +22,8 @@ import os
 import torch
 import torch.nn.functional as F
 
-from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all, to_unit
+from common import (RUNS, Budget, Distributed, Log, add_run_arguments, load_checkpoint, save_checkpoint, save_final,
+                    seed_all, to_unit)
 from data import Shards
 from flap_ref.config import load_config
 from flap_ref.estimator import ESTIMATES, SCALE as SCALE_LIST, Estimator, targets
@@ -47,12 +48,14 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--shards", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1)
+    add_run_arguments(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    dist = Distributed(args.device)
     run = os.path.join(RUNS, "probe")
     ckpt_path = os.path.join(run, "checkpoint.pt")
     seed_all(3)
-    probe = Probe()
+    probe = Probe().to(dist.device)
     opt = torch.optim.AdamW(probe.parameters(), lr=1e-3, weight_decay=1e-4)
     step, elapsed = 0, 0.0
     state = load_checkpoint(ckpt_path)
@@ -70,17 +73,21 @@ def main() -> None:
     log = Log(run)
     budget = Budget(args.minutes, elapsed)
     last_save = budget.elapsed
-    while not budget.done():
-        frames, coeffs, _, _ = data.windows(args.batch, 1)
-        x = to_unit(frames[:, 0])
-        y = torch.from_numpy(targets(coeffs[:, 0]))
-        loss = (F.smooth_l1_loss(probe(x) / SCALE, y / SCALE, reduction="none") * WEIGHTS).mean()
+    scale = SCALE.to(dist.device)
+    weights = WEIGHTS.to(dist.device)
+    train_step = dist.step(probe, lambda model, x, y: (F.smooth_l1_loss(model(x) / scale, y / scale, reduction="none") * weights).mean(),
+                           find_unused=False)
+    while dist.keep_going(budget, step, args.steps):
+        frames, coeffs, _, _ = data.windows(args.batch, 1, dist.part(args.batch))
+        x = to_unit(frames[:, 0]).to(dist.device)
+        y = torch.from_numpy(targets(coeffs[:, 0])).to(dist.device)
+        loss = train_step(x, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         step += 1
         if step % 25 == 0:
-            log(step=step, loss=float(loss), minutes=budget.elapsed / 60)
+            log(step=step, loss=dist.mean(float(loss)), minutes=budget.elapsed / 60)
         if budget.elapsed - last_save > 300:
             save_checkpoint(ckpt_path, model=probe.state_dict(), opt=opt.state_dict(), step=step, elapsed=budget.elapsed)
             last_save = budget.elapsed
@@ -89,19 +96,19 @@ def main() -> None:
     held = Shards("heldout", 1, seed=9)
     with torch.no_grad():
         frames, coeffs, _, _ = held.windows(256, 1)
-        err = (probe(to_unit(frames[:, 0])) - torch.from_numpy(targets(coeffs[:, 0]))).abs().mean(0)
-    eyes = eyelid_check(probe, Shards("heldout", 1, seed=10, focus=True))
-    torch.save({"model": probe.state_dict(), "step": step, "heldout_mae": dict(zip(PROBE_TARGETS, err.tolist())), "eyes": eyes},
+        err = (probe(to_unit(frames[:, 0]).to(dist.device)).cpu() - torch.from_numpy(targets(coeffs[:, 0]))).abs().mean(0)
+    eyes = eyelid_check(probe, Shards("heldout", 1, seed=10, focus=True), dist.device)
+    save_final({"model": probe.state_dict(), "step": step, "heldout_mae": dict(zip(PROBE_TARGETS, err.tolist())), "eyes": eyes},
                os.path.join(run, "final.pt"))
     log(step=step, done=1, **{f"mae_{k}": float(v) for k, v in zip(PROBE_TARGETS, err)}, **eyes)
 
 
-def eyelid_check(probe: Probe, held: Shards, n: int = 256) -> dict[str, float]:
+def eyelid_check(probe: Probe, held: Shards, device: torch.device, n: int = 256) -> dict[str, float]:
     """On held-out frames drawn with focus (many closed eyes): the share of closed eyes (both lids >= 0.8) read
     as closed (mean eyelid reading > 0.5), and of open eyes (<= 0.2) read as open."""
     with torch.no_grad():
         frames, coeffs, _, _ = held.windows(n, 1)
-        read = probe(to_unit(frames[:, 0]))[:, 4:6].mean(1).numpy()
+        read = probe(to_unit(frames[:, 0]).to(device))[:, 4:6].mean(1).cpu().numpy()
     lids = coeffs[:, 0, 18:20]
     closed, opened = lids.min(1) >= 0.8, lids.max(1) <= 0.2
     return {"closed_read_closed": float((read[closed] > 0.5).mean()) if closed.any() else float("nan"),

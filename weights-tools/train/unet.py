@@ -27,7 +27,8 @@ import os
 
 import torch
 
-from common import RUNS, Budget, Log, load_checkpoint, save_checkpoint, seed_all, set_lr, to_unit
+from common import (RUNS, Budget, Distributed, Log, add_run_arguments, load_checkpoint, save_checkpoint, save_final,
+                    seed_all, set_lr, to_unit)
 from data import Shards
 from flap_ref import schedulers
 from flap_ref.coeff_encoder import CoeffEncoder
@@ -108,13 +109,16 @@ def main() -> None:
     ap.add_argument("--init", help="final.pt whose weights a fresh stage starts from (instead of the previous stage's)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--motion-noise", type=float, default=0.2, help="largest std of the noise on motion latents")
+    add_run_arguments(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    dist = Distributed(args.device)
+    dev = dist.device
     cfg = load_config(args.config)
     run = os.path.join(RUNS, f"unet-{args.stage}")
     ckpt_path = os.path.join(run, "checkpoint.pt")
     seed_all(100 + STAGES.index(args.stage))
-    parts = Parts(cfg)
+    parts = Parts(cfg).to(dev)
     state = load_checkpoint(ckpt_path)
     # The latest earlier stage of this round that finished, else (first stage, or earlier ones skipped) the
     # shipped model.
@@ -142,56 +146,44 @@ def main() -> None:
         step, elapsed = state["step"], state["elapsed"]
         print(f"resumed {args.stage} at step {step}, {elapsed / 60:.1f} min")
     ae, latent_scale = load_autoencoder(cfg)
-    alphas = torch.tensor(schedulers.alphas_cumprod(cfg["scheduler"]), dtype=torch.float32)
+    ae = ae.to(dev)
+    alphas = torch.tensor(schedulers.alphas_cumprod(cfg["scheduler"]), dtype=torch.float32).to(dev)
     m, f = cfg["video"]["motion_frames"], cfg["video"]["frames_per_clip"]
     length = m + f if args.stage == "video" else 1
     batch = max(1, args.batch // length) if args.stage == "video" else args.batch
+    mine = dist.part(batch)             # this process's items of the global batch (all of them in one process)
+    b = batch // dist.world
     data = Shards("train", args.shards, seed=step + 17, focus=True)
     renderer = GuideRenderer(ASSET, cfg["unet"]["guide"]) if "guide" in cfg["unet"] else None
     ref_guides: dict = {}
     budget = Budget(args.minutes, elapsed)
     last_save = budget.elapsed
     parts.train()
-    while not budget.done():
-        set_lr(opt, args.lr * budget.lr_factor())
-        frames, coeffs, ref, ref_coeffs = data.windows(batch, length)
-        with torch.no_grad():
-            z = ae.encode(to_unit(frames.reshape(-1, *frames.shape[2:]))) * latent_scale
-            z_ref = ae.encode(to_unit(ref)) * latent_scale
-        coeffs_t = torch.from_numpy(coeffs)                     # [B, L, 120]
-        if args.stage == "video":
-            z = z.view(batch, length, *z.shape[1:]).clone()
-            if torch.rand(()) < 0.3:
-                # As in a video's first clip: the motion frames are the portrait itself.
-                z[:, :m] = z_ref[:, None]
-                coeffs_t[:, :m] = torch.from_numpy(ref_coeffs)[:, None]
-            else:
-                # Generated motion frames are imperfect: noised ones teach the model not to carry errors on.
-                std = torch.rand(batch, 1, 1, 1, 1) * args.motion_noise
-                z[:, :m] = z[:, :m] + std * torch.randn_like(z[:, :m])
-            z = z.flatten(0, 1)
-        pose, expr = parts.coeff_encoder(coeffs_t)
+
+    def loss_of(parts, z, z_ref, coeffs_t, ref_coeffs):
+        """The step's forward from clean latents to the loss; random numbers drawn for the global batch."""
+        pose, expr = parts.coeff_encoder(coeffs_t.to(dev))
         pose, expr = pose.flatten(0, 1), expr.flatten(0, 1)     # [B·L, K, D]
         if args.stage == "pose":
             expr = torch.zeros_like(expr)
-        drop = (torch.rand(batch) < 0.1).repeat_interleave(length)[:, None, None]
+        drop = dist.shard(torch.rand(batch) < 0.1).repeat_interleave(length)[:, None, None]
         pose, expr = pose.masked_fill(drop, 0), expr.masked_fill(drop, 0)
         guide = ref_guide = None
         flat_coeffs = coeffs_t.flatten(0, 1)
         if renderer is not None:
-            guide = renderer.render(flat_coeffs).masked_fill(drop[:, :, :, None], 0)
-            ref_guide = torch.stack([reference_guide(renderer, r, ref_guides) for r in ref_coeffs])
-        ref_pose, ref_expr = parts.coeff_encoder(torch.from_numpy(ref_coeffs)[:, None])
+            guide = renderer.render(flat_coeffs).to(dev).masked_fill(drop[:, :, :, None], 0)
+            ref_guide = torch.stack([reference_guide(renderer, r, ref_guides) for r in ref_coeffs]).to(dev)
+        ref_pose, ref_expr = parts.coeff_encoder(torch.from_numpy(ref_coeffs)[:, None].to(dev))
         ref_expr = torch.zeros_like(ref_expr[:, 0]) if args.stage == "pose" else ref_expr[:, 0]
         features = parts.reference_net(z_ref, ref_pose[:, 0], ref_expr, guide=ref_guide)
-        t = torch.randint(0, alphas.shape[0], (batch,)).repeat_interleave(length)
-        noise = torch.randn_like(z)
+        t = dist.shard(torch.randint(0, alphas.shape[0], (batch,))).repeat_interleave(length)
+        noise = dist.like(z)
         a = alphas[t][:, None, None, None]
         x = a.sqrt() * z + (1 - a).sqrt() * noise
-        target_mask = torch.ones(batch, length, dtype=torch.bool)
+        target_mask = torch.ones(b, length, dtype=torch.bool, device=dev)
         if args.stage == "video":
-            x = x.view(batch, length, *x.shape[1:])
-            x[:, :m] = z.view(batch, length, *z.shape[1:])[:, :m]   # motion frames stay clean
+            x = x.view(b, length, *x.shape[1:])
+            x[:, :m] = z.view(b, length, *z.shape[1:])[:, :m]   # motion frames stay clean
             x = x.flatten(0, 1)
             target_mask[:, :m] = False
         ctx = Context(pose, expr, frames=length, reference=features, guide=guide)
@@ -203,23 +195,46 @@ def main() -> None:
         weight = (snr.clamp(max=5.0) / snr).flatten()
         err = (eps - noise).pow(2)
         if renderer is not None:
-            regions = region_weights(renderer, flat_coeffs, latent_size(cfg))
+            regions = region_weights(renderer, flat_coeffs, latent_size(cfg)).to(dev)
             err = err * regions / regions.mean((2, 3), keepdim=True)   # focus, same mean weight per frame
         per_frame = err.flatten(1).mean(1)
-        loss = (per_frame * weight)[keep].mean()
+        return (per_frame * weight)[keep].mean()
+
+    # The ReferenceNet's last layers never reach the loss (only its attention inputs do): unused parameters, except
+    # in the video stage, which trains the motion modules alone.
+    train_step = dist.step(parts, loss_of, find_unused=args.stage != "video")
+    while dist.keep_going(budget, step, args.steps):
+        set_lr(opt, args.lr * dist.same(budget.lr_factor()))
+        frames, coeffs, ref, ref_coeffs = data.windows(batch, length, mine)
+        with torch.no_grad():
+            z = ae.encode(to_unit(frames.reshape(-1, *frames.shape[2:])).to(dev)) * latent_scale
+            z_ref = ae.encode(to_unit(ref).to(dev)) * latent_scale
+        coeffs_t = torch.from_numpy(coeffs)                     # [b, L, 120]
+        if args.stage == "video":
+            z = z.view(b, length, *z.shape[1:]).clone()
+            if torch.rand(()) < 0.3:
+                # As in a video's first clip: the motion frames are the portrait itself.
+                z[:, :m] = z_ref[:, None]
+                coeffs_t[:, :m] = torch.from_numpy(ref_coeffs)[:, None]
+            else:
+                # Generated motion frames are imperfect: noised ones teach the model not to carry errors on.
+                std = dist.shard(torch.rand(batch, 1, 1, 1, 1)) * args.motion_noise
+                z[:, :m] = z[:, :m] + std * dist.like(z[:, :m])
+            z = z.flatten(0, 1)
+        loss = train_step(z, z_ref, coeffs_t, ref_coeffs)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         step += 1
         if step % 10 == 0:
-            log(step=step, loss=float(loss), minutes=budget.elapsed / 60)
+            log(step=step, loss=dist.mean(float(loss)), minutes=budget.elapsed / 60)
         if budget.elapsed - last_save > 300:
             save_checkpoint(ckpt_path, model=parts.state_dict(), opt=opt.state_dict(), step=step,
                             elapsed=budget.elapsed)
             last_save = budget.elapsed
     save_checkpoint(ckpt_path, model=parts.state_dict(), opt=opt.state_dict(), step=step, elapsed=budget.elapsed)
-    torch.save({"model": parts.state_dict(), "step": step, "latent_scale": latent_scale},
+    save_final({"model": parts.state_dict(), "step": step, "latent_scale": latent_scale},
                os.path.join(run, "final.pt"))
     log(step=step, done=1)
 

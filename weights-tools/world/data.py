@@ -11,8 +11,10 @@ import numpy as np
 DEFAULT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".data", "dataset")
 
 
-def shard_paths(split: str = "train", root: str = DEFAULT_DIR) -> list[str]:
-    """Finished shards of a split ('train' or 'heldout'), in order."""
+def shard_paths(split: str = "train", root: str | None = None) -> list[str]:
+    """Finished shards of a split ('train', 'heldout', 'speech'), in order, from `root`, else $FLAP_DATA (another
+    data set in the same format, e.g. real videos converted by vhap_dataset.py), else the head world's."""
+    root = root or os.environ.get("FLAP_DATA", DEFAULT_DIR)
     return sorted(p for p in glob.glob(os.path.join(root, f"{split}-*.npz")) if not p.endswith(".tmp.npz"))
 
 

@@ -3,7 +3,7 @@
  * (`flap-webgpu/element`, `dist/element.js`) defines the element; see `FlapAvatar`.
  */
 import type { Controls } from '../controls/controls';
-import { FlapError, InputError } from '../errors';
+import { DeviceLostError, FlapError, InputError } from '../errors';
 import { encodeVideo, loadFlap, type Flap, type Frame, type GeneratedVideo, type ModelSource, type Stage } from '../flap';
 import type { SamplerKind } from '../ops/sampler/schedule';
 
@@ -57,7 +57,8 @@ const Base = (globalThis.HTMLElement ?? class {}) as typeof HTMLElement;
  * `GeneratedVideo`), `play()` (generates when nothing current was, then plays the video with its sound), `cancel()`. Events: `progress` (`detail`: `AvatarProgress`), `frame`
  * (`detail`: a `Frame`, as each is decoded), `done` (`detail`: `{ video, file }`), `error` (`detail`: `{ error }`,
  * a `FlapError` such as `InputError` naming the attribute, or an `AbortError`). Bad attributes are refused before
- * any download.
+ * any download. After a `DeviceLostError` the element drops the model: the next `generate()` or `play()` loads it
+ * on a new GPU device.
  *
  * @example
  * <script type="module" src="https://unpkg.com/flap-webgpu/dist/element.js"></script>
@@ -189,7 +190,13 @@ export class FlapAvatar extends Base {
     } catch (e) {
       this.bar.hidden = true;
       const error = e as Error;
-      const text = error.name === 'AbortError' ? 'Cancelled.' : error instanceof FlapError ? `${error.code}: ${error.message}` : `${error.name}: ${error.message}`;
+      // A lost GPU device (driver reset, GPU reclaimed): forget the model, so the next generate() or play() loads it
+      // again on a new device, without a page reload.
+      const lost = error instanceof DeviceLostError;
+      if (lost) this.dropModel();
+      const text = lost
+        ? `The GPU device was lost (${error.message}); generate again to reload the model.`
+        : error.name === 'AbortError' ? 'Cancelled.' : error instanceof FlapError ? `${error.code}: ${error.message}` : `${error.name}: ${error.message}`;
       this.setStatus(text, error.name !== 'AbortError');
       this.dispatchEvent(new CustomEvent('error', { detail: { error } }));
       throw e;

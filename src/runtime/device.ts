@@ -34,6 +34,12 @@ export interface DeviceOptions {
    * choose their shapes from these; the hardware still runs its own.
    */
   subgroupSizes?: { min: number; max: number };
+  /**
+   * `'adapter'` (the default) asks for the adapter's own limits; `'default'` asks for WebGPU's default limits
+   * only (128 MiB per storage binding, 16 KiB of workgroup memory, 256 invocations per workgroup), the device
+   * a page gets on any adapter. Kernels size themselves from `info.limits` either way.
+   */
+  limits?: 'adapter' | 'default';
 }
 
 /** What the adapter and device turned out to be; every number is what the device was created with. */
@@ -123,7 +129,7 @@ export async function createDevice(options: DeviceOptions = {}): Promise<FlapDev
   const wanted: OptionalFeature[] = ['shader-f16', 'subgroups', 'timestamp-query'];
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f) && !disabled.has(f));
   const a = adapter.limits;
-  const requiredLimits: Record<string, number> = {
+  const requiredLimits: Record<string, number> = options.limits === 'default' ? {} : {
     maxBufferSize: a.maxBufferSize,
     maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
     maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
@@ -419,7 +425,9 @@ export class FlapDevice {
     let key = `${this.layoutIds.get(kernel.layout) ?? this.idOf(this.layoutIds, kernel.layout)}|${uniformSize}`;
     tensors.forEach((t, i) => {
       if (t.bindingSize > maxBinding) {
-        throw new LimitExceededError(`${kernel.key}: binding ${i} is ${t.bindingSize} bytes, over maxStorageBufferBindingSize ${maxBinding}`);
+        throw new LimitExceededError(
+          `${kernel.key}: its input or output ${i} (tensor [${t.shape.join(', ')}] ${t.dtype}) is ${t.bindingSize} bytes, over this device's maxStorageBufferBindingSize (${maxBinding}); a smaller batch, frame size or clip length fits`,
+        );
       }
       key += `|${this.bufferIds.get(t.buffer) ?? this.idOf(this.bufferIds, t.buffer)}:${t.byteOffset}:${t.bindingSize}`;
     });

@@ -1,0 +1,3 @@
+import { runEverywhere } from '../harness/run';
+
+await runEverywhere(import.meta.url);

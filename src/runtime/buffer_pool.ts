@@ -26,6 +26,8 @@ export class BufferPool {
   private parked: GPUBuffer[] = [];
   private readonly sizeOf = new Map<GPUBuffer, number>();
   private readonly failed = new Set<GPUBuffer>();
+  /** Buffers made to measure (`exact`): never cached, since no other request has their size. */
+  private readonly exact = new Set<GPUBuffer>();
   private readonly checks = new Set<Promise<void>>();
 
   constructor(
@@ -46,18 +48,23 @@ export class BufferPool {
     return n <= (p * 3) / 4 ? (p * 3) / 4 : p;
   }
 
-  /** A buffer of at least `bytes`; `label` names it in GPU messages and in an `AllocationFailure`. */
-  acquire(bytes: number, usage: number, label: string): GPUBuffer {
+  /**
+   * A buffer of at least `bytes`; `label` names it in GPU messages and in an `AllocationFailure`. With `exact`
+   * (long-lived tensors: weights) it is `bytes` rounded to 4, made for the caller and destroyed on release,
+   * so the model's memory is its file's size rather than a bucket's.
+   */
+  acquire(bytes: number, usage: number, label: string, exact = false): GPUBuffer {
     // The caller has checked bytes <= maxBufferSize; a bucket may round past it, a buffer may not.
-    const size = Math.min(BufferPool.bucket(bytes), this.maxBufferSize);
+    const size = exact ? Math.max(4, Math.ceil(bytes / 4) * 4) : Math.min(BufferPool.bucket(bytes), this.maxBufferSize);
     const key = `${size}:${usage}`;
-    let buffer = flags.noReuse ? undefined : this.free.get(key)?.pop();
+    let buffer = flags.noReuse || exact ? undefined : this.free.get(key)?.pop();
     if (!buffer) {
       this.device.pushErrorScope('out-of-memory');
       const created = this.device.createBuffer({ size, usage, label });
       this.watch(created, label, size, this.device.popErrorScope());
       buffer = created;
       this.sizeOf.set(buffer, size);
+      if (exact) this.exact.add(buffer);
       this.stats.buffersCreated++;
       this.stats.bytesAllocated += size;
       this.stats.largestBufferBytes = Math.max(this.stats.largestBufferBytes, size);
@@ -78,7 +85,7 @@ export class BufferPool {
   /** Called right after `queue.submit`: parked buffers may now be reused. */
   onSubmit(): void {
     for (const buffer of this.parked) {
-      if (flags.noReuse || this.failed.has(buffer)) {
+      if (flags.noReuse || this.failed.has(buffer) || this.exact.has(buffer)) {
         this.destroy(buffer);
         continue;
       }
@@ -137,6 +144,7 @@ export class BufferPool {
     this.stats.bytesAllocated -= this.sizeOf.get(buffer) ?? 0;
     this.sizeOf.delete(buffer);
     this.failed.delete(buffer);
+    this.exact.delete(buffer);
     buffer.destroy();
   }
 }

@@ -242,6 +242,18 @@ export class FlapDevice {
    * use caused; the pool's cached buffers are freed at once. `retryOnOutOfMemory` runs work a second time.
    */
   tensor(shape: readonly number[], dtype: DType = 'f32', data?: ArrayLike<number> | Uint16Array, label?: string): Tensor {
+    return this.allocate(shape, dtype, data, label, false);
+  }
+
+  /**
+   * A long-lived tensor such as a weight: like `tensor`, but in a buffer of exactly its size (pool buckets round
+   * up to a third) whose memory goes back to the GPU, not to the pool, when released.
+   */
+  weight(shape: readonly number[], dtype: DType, data: ArrayLike<number> | Uint16Array, label?: string): Tensor {
+    return this.allocate(shape, dtype, data, label, true);
+  }
+
+  private allocate(shape: readonly number[], dtype: DType, data: ArrayLike<number> | Uint16Array | undefined, label: string | undefined, exact: boolean): Tensor {
     // Only a destroyed device refuses here: on a lost one the op about to use this tensor reports the loss.
     if (this.destroyed) throw new UseAfterFreeError('the device was destroyed; cannot create a tensor');
     checkShape(shape);
@@ -252,7 +264,7 @@ export class FlapDevice {
       throw new LimitExceededError(`a tensor of ${bytes} bytes exceeds this device's maxBufferSize (${this.info.limits.maxBufferSize})`);
     }
     const name = `tensor [${shape.join(', ')}] ${dtype}${label ? ` "${label}"` : ''}`;
-    const buffer = this.pool.acquire(bytes, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, name);
+    const buffer = this.pool.acquire(bytes, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, name, exact);
     const storage: Storage = { buffer, refs: 0, free: () => this.pool.release(buffer) };
     const t = new Tensor(this, storage, [...shape], dtype);
     if (data) this.write(t, data);

@@ -52,7 +52,7 @@ function upload(device: FlapDevice, t: RawTensor, keepF16: boolean): Tensor {
   if (bytes > limit) {
     throw new LimitExceededError(`tensor ${JSON.stringify(t.name)} needs ${bytes} bytes as ${dtype}, more than maxStorageBufferBindingSize (${limit}); split it in the checkpoint`);
   }
-  return device.tensor(t.shape, dtype, data).keep();
+  return device.weight(t.shape, dtype, data, t.name).keep();
 }
 
 export async function loadToDevice(device: FlapDevice, input: WeightInput, options: LoadOptions = {}): Promise<Map<string, Tensor>> {

@@ -5,6 +5,9 @@ import { serialize, toFloat32, type TensorToWrite } from '../../src/weights/safe
 import { loadToDevice } from '../../src/weights/load';
 import { assert, assertClose, assertEqual, assertThrows, randomArray, rng } from '../harness/assert';
 import type { Cases } from '../harness/cases';
+import { repoBytes } from '../harness/fixtures';
+import { parseConfig } from '../../src/models/config';
+import { FlapModel } from '../../src/models/model';
 
 function weights(): Record<string, TensorToWrite> {
   const random = rng(7);
@@ -98,5 +101,17 @@ export const cases: Cases = {
     // The 4-byte scalar is uploaded first, then the 192-byte tensor is refused: the scalar must be released.
     await assertThrows(() => loadToDevice(small, serialize({ s: w.scalar!, f32: w.f32! })), LimitExceededError);
     assertEqual(device.stats.bytesInUse, before, 'nothing left allocated');
+  },
+  'the shipped flap-mini takes at most 1.1x its f16 file on the GPU, and gives it all back': async ({ device, where, log }) => {
+    const [config, weights] = await Promise.all(['config.json', 'weights.safetensors'].map((f) => repoBytes(`models/flap-mini/${f}`, where)));
+    if (!config || !weights) throw new Error('models/flap-mini is missing');
+    const before = device.stats.bytesInUse;
+    const model = await FlapModel.load(device, parseConfig(JSON.parse(new TextDecoder().decode(config))), weights);
+    await device.sync();
+    const ratio = (device.stats.bytesInUse - before) / weights.byteLength;
+    log(`flap-mini: ${(weights.byteLength / 1e6).toFixed(2)} MB file, ${((device.stats.bytesInUse - before) / 1e6).toFixed(2)} MB on the GPU (${ratio.toFixed(3)}x)`);
+    model.release();
+    assert(ratio <= 1.1, `flap-mini takes ${ratio.toFixed(3)}x its file on the GPU`);
+    assertEqual(device.stats.bytesInUse, before, 'bytes in use after release');
   },
 };

@@ -7,10 +7,12 @@ export interface ModelChoice {
   trained: boolean;
   /** The head-world asset for the 3-D preview (models trained on the head world have one). */
   headAsset?: string;
+  /** Its kernels.json: shaders compiled while the weights load. */
+  kernels?: string;
 }
 
 export async function defaultModel(preferred = 'auto'): Promise<ModelChoice> {
-  const mini = { name: 'flap-mini', config: '/models/flap-mini/config.json', weights: '/models/flap-mini/weights.safetensors', trained: true, headAsset: '/models/flap-mini/head_asset.safetensors' };
+  const mini = { name: 'flap-mini', config: '/models/flap-mini/config.json', weights: '/models/flap-mini/weights.safetensors', trained: true, headAsset: '/models/flap-mini/head_asset.safetensors', kernels: '/models/flap-mini/kernels.json' };
   const test = { name: 'test', config: '/weights-tools/configs/test.json', weights: '/tests/fixtures/test_weights.safetensors', trained: false };
   if (preferred === 'test') return test;
   const res = await fetch(mini.config, { method: 'HEAD' }).catch(() => undefined);

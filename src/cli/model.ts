@@ -22,11 +22,11 @@ const isFile = (p: string) => existsSync(p) && statSync(p).isFile();
 function folder(dir: string, label: string): ResolvedModel {
   const config = join(dir, 'config.json');
   const weights = join(dir, 'weights.safetensors');
-  const head = join(dir, 'head_asset.safetensors');
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new InputError('--model', `${dir} is not a folder`);
   for (const f of [config, weights]) if (!isFile(f)) throw new InputError('--model', `${dir} has no ${f.slice(dir.length + 1)} (a model folder holds config.json and weights.safetensors)`);
   const mounts: Record<string, string> = { '/model/config.json': config, '/model/weights.safetensors': weights };
-  if (isFile(head)) mounts['/model/head_asset.safetensors'] = head;
+  // The head asset draws a guided model's guides; kernels.json lets the page compile while the weights stream.
+  for (const name of ['head_asset.safetensors', 'kernels.json']) if (isFile(join(dir, name))) mounts[`/model/${name}`] = join(dir, name);
   return { label, source: '/model/', mounts };
 }
 

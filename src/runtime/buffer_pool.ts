@@ -49,13 +49,13 @@ export class BufferPool {
   }
 
   /**
-   * A buffer of at least `bytes`; `label` names it in GPU messages and in an `AllocationFailure`. With `exact`
-   * (long-lived tensors: weights) it is `bytes` rounded to 4, made for the caller and destroyed on release,
-   * so the model's memory is its file's size rather than a bucket's.
+   * A buffer of at least `bytes` (a multiple of 4); `label` names it in GPU messages and in an `AllocationFailure`.
+   * With `exact` (long-lived tensors: weights) it is `bytes`, made for the caller and destroyed on release, so
+   * the model's memory is its file's size rather than a bucket's.
    */
   acquire(bytes: number, usage: number, label: string, exact = false): GPUBuffer {
     // The caller has checked bytes <= maxBufferSize; a bucket may round past it, a buffer may not.
-    const size = exact ? Math.max(4, Math.ceil(bytes / 4) * 4) : Math.min(BufferPool.bucket(bytes), this.maxBufferSize);
+    const size = exact ? bytes : Math.min(BufferPool.bucket(bytes), this.maxBufferSize);
     const key = `${size}:${usage}`;
     let buffer = flags.noReuse || exact ? undefined : this.free.get(key)?.pop();
     if (!buffer) {

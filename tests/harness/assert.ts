@@ -75,6 +75,13 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   return r;
 }
 
+/** PSNR in dB of two arrays of the same layout with values in [0, 1]. */
+export function psnr(actual: ArrayLike<number>, expected: ArrayLike<number>, from = 0, to = actual.length): number {
+  let se = 0;
+  for (let i = from; i < to; i++) se += (actual[i]! - expected[i]!) ** 2;
+  return 10 * Math.log10((to - from) / se);
+}
+
 /** Awaits `fn` and checks that it throws an instance of `type` (and, optionally, that the message matches). */
 export async function assertThrows<E extends Error>(fn: () => unknown, type: abstract new (...args: any[]) => E, pattern?: RegExp): Promise<E> {
   try {

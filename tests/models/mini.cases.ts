@@ -2,15 +2,15 @@
  * The shipped flap-mini (models/flap-mini/, f16 weights) against the PyTorch reference running the same file:
  * one clip of a short generation (weights-tools/train/parity.py wrote the golden outputs). A guided model's UNet
  * gets the guides the PyTorch rasteriser drew, and the WebGPU head renderer's guides for the same coefficients
- * are compared with those (≥ 42 dB), so both halves of the guided path are held to their own bounds. Until a model is shipped the case says so and passes; once models/flap-mini exists its fixture
- * must exist too.
+ * are compared with those (≥ 42 dB), so both halves of the guided path are held to their own bounds. Until a
+ * model is shipped the case says so and passes; once models/flap-mini exists its fixture must exist too.
  */
 import { parseConfig } from '../../src/models/config';
 import { estimates, toCoefficients } from '../../src/models/estimator';
 import { FlapModel } from '../../src/models/model';
 import type { GuideSource } from '../../src/models/pipeline';
 import { HeadRenderer } from '../../src/render/head';
-import { assert } from '../harness/assert';
+import { assert, psnr } from '../harness/assert';
 import { loadFixture, parity, toChannelsLast } from '../harness/fixtures';
 import type { Cases } from '../harness/cases';
 import { repoBytes } from '../harness/fixtures';
@@ -55,11 +55,8 @@ export const cases: Cases = {
         assert(asked.length >= 2, `the generation asked for ${asked.length} guide batches`);
         for (const c of asked) {
           const frames = c.length / 120, t = head.renderGuides(c, guide);
-          const got = await t.read(), want = byFrames.get(frames)!.data;
+          const db = psnr(await t.read(), byFrames.get(frames)!.data);
           t.release();
-          let se = 0;
-          for (let i = 0; i < got.length; i++) se += (got[i]! - want[i]!) ** 2;
-          const db = 10 * Math.log10(got.length / se);
           ctx.log(`guides of ${frames} frame(s): PSNR ${db.toFixed(1)} dB against guide.py`);
           assert(db >= 42, `the WebGPU guides of ${frames} frame(s) are ${db.toFixed(1)} dB from guide.py's (< 42 dB)`);
         }

@@ -2,6 +2,7 @@
 import { ShapeError } from '../errors';
 import { attentionStrided, type Strides } from '../ops/nn/attention';
 import { geglu } from '../ops/math/unary';
+import { concat, slice } from '../ops/tensor/slab';
 import type { Tensor } from '../runtime/tensor';
 import { Linear } from './layers';
 import { Module } from './module';
@@ -113,7 +114,30 @@ export class FeedForward extends Module {
     this.net = [new GEGLU(dim, dim * mult), new Identity(), new Linear(dim * mult, dim)];
   }
 
+  /**
+   * x [..., dim] → [..., dim]. Its widest tensor is GEGLU's projection, [rows, 2·inner]: when that would not fit
+   * one storage binding, rows run in blocks that do (each row is independent), so only the [rows, dim] output
+   * is ever whole.
+   */
   forward(x: Tensor, residual?: Tensor): Tensor {
+    const dim = x.shape[x.rank - 1]!;
+    const rows = x.size / dim;
+    const widest = 2 * this.net[2].inFeatures * 4;
+    const block = Math.max(1, Math.floor(x.device.info.limits.maxStorageBufferBindingSize / widest));
+    if (rows <= block) return this.forwardRows(x, residual);
+    return x.device.scope(() => {
+      const flat = (t: Tensor) => t.reshape([rows, dim]);
+      const [xs, rs] = [flat(x), residual && flat(residual)];
+      const parts: Tensor[] = [];
+      for (let r = 0; r < rows; r += block) {
+        const end = Math.min(rows, r + block);
+        parts.push(this.forwardRows(slice(xs, 0, r, end), rs && slice(rs, 0, r, end)));
+      }
+      return concat(parts, 0).reshape(x.shape);
+    });
+  }
+
+  private forwardRows(x: Tensor, residual?: Tensor): Tensor {
     const h = this.net[0].forward(x);
     const out = this.net[2].forward(h, { residual });
     h.release();

@@ -179,4 +179,13 @@ export class AutoencoderKL extends Module {
   decode(z: Tensor, record?: Map<string, Tensor>): Tensor {
     return z.device.scope(() => this.decoder.forward(this.post_quant_conv.forward(scaleBy(z, 1 / this.config.scaling_factor)), record));
   }
+
+  /**
+   * Bytes of the widest activation decoding one frame of h×w latents: at each scale 2^s, an up block's input
+   * (the previous block's channels, upsampled) or output, [1, h·2^s, w·2^s, channels] f32.
+   */
+  decodeActivationBytes(h: number, w: number): number {
+    const rev = [...this.config.block_out_channels].reverse();
+    return Math.max(...rev.map((c, s) => h * w * 4 ** s * Math.max(c, rev[Math.max(s - 1, 0)]!) * 4));
+  }
 }

@@ -131,4 +131,9 @@ export class TinyAutoencoder extends Module {
   decode(z: Tensor, record?: Map<string, Tensor>): Tensor {
     return z.device.scope(() => this.decoder.forward(scaleBy(z, 1 / this.config.scaling_factor), record));
   }
+
+  /** Bytes of the widest activation decoding one frame of h×w latents: [1, 8h, 8w, channels] f32. */
+  decodeActivationBytes(h: number, w: number): number {
+    return 64 * h * w * this.config.channels * 4;
+  }
 }

@@ -1,11 +1,12 @@
 /**
  * Generation with FLAP (weights-tools/flap_ref/pipeline.py, the same steps and choices): audio → coefficients
  * → the portrait's latent and ReferenceNet features (once per video) → clips of guided denoising with motion
- * frames → decoded frames. Guidance runs [conditional, unconditional] as one batch; the unconditional half
+ * frames → decoded frames. Guidance runs [conditional, unconditional] as one batch (one after the other when
+ * together they would not fit a storage binding); the unconditional half
  * gets zero tokens (and zero guides). Within a clip nothing is read back to the CPU. A model whose config has
  * `unet.guide` needs a `GuideSource`: every frame's coefficients drawn as a geometry guide on the GPU.
  */
-import { InputError } from '../errors';
+import { InputError, LimitExceededError } from '../errors';
 import { Sampler } from '../ops/sampler/cfg_step';
 import type { SamplerKind, ScheduleConfig } from '../ops/sampler/schedule';
 import { concat, slice } from '../ops/tensor/slab';
@@ -94,25 +95,28 @@ export function denoiseClip(
   const device = noise.device;
   const m = motionLatents.shape[0]!;
   const frames = m + noise.shape[0]!;
+  const split = guidanceHalves(model, frames, noise);
   const sampler = new Sampler(options.sampler, options.steps, options.guidanceScale, scheduleConfig(model.config));
   try {
     return device.scope(() => {
       const { pose, expr } = model.coeff_encoder.forward(concat([motionCoeffs, coeffs], 0));
       const zeros = (t: Tensor) => device.tensor(t.shape, 'f32', new Float32Array(t.size));
-      const batchPose = concat([pose, zeros(pose)], 0);
-      const batchExpr = model.config.unet.expression_attention ? concat([expr, zeros(expr)], 0) : undefined;
-      const batchGuide = guide ? concat([guide, zeros(guide)], 0) : undefined;
+      const withExpr = model.config.unet.expression_attention;
+      // Conditional, then unconditional (zero tokens and guides; the portrait's features stay in both).
+      const halves = [
+        { pose, expr: withExpr ? expr : undefined, guide },
+        { pose: zeros(pose), expr: withExpr ? zeros(expr) : undefined, guide: guide && zeros(guide) },
+      ];
+      const both = (key: 'pose' | 'expr' | 'guide') => (halves[0][key] ? concat([halves[0][key]!, halves[1][key]!], 0) : undefined);
+      const batch = split ? undefined : { pose: both('pose')!, expr: both('expr'), guide: both('guide') };
       let x = noise;
       sampler.timesteps.forEach((t, i) => {
         const next = device.scope(() => {
           const video = concat([motionLatents, x], 0);
-          const eps = model.unet.forward(concat([video, video], 0), new Array<number>(2 * frames).fill(t), {
-            pose: batchPose,
-            expr: batchExpr,
-            frames,
-            reference: ref.keyValues,
-            guide: batchGuide,
-          });
+          const run = (sample: Tensor, tokens: { pose: Tensor; expr?: Tensor; guide?: Tensor }) =>
+            model.unet.forward(sample, new Array<number>(sample.shape[0]!).fill(t), { ...tokens, frames, reference: ref.keyValues });
+          if (!batch) return sampler.step(i, x, slice(run(video, halves[0]), 0, m, frames), 'two', slice(run(video, halves[1]), 0, m, frames));
+          const eps = run(concat([video, video], 0), batch);
           return sampler.step(i, x, slice(eps, 0, m, frames), 'two', slice(eps, 0, frames + m, 2 * frames));
         });
         if (x !== noise) x.release();
@@ -124,6 +128,24 @@ export function denoiseClip(
   } finally {
     sampler.dispose();
   }
+}
+
+/**
+ * Whether the guided UNet pass runs its conditional and unconditional halves one after the other: only when
+ * the two together would need an activation over one storage binding. A clip whose half alone would not fit
+ * is refused here, before any work, with the sizes and the limit.
+ */
+function guidanceHalves(model: FlapModel, frames: number, noise: Tensor): boolean {
+  const limit = noise.device.info.limits.maxStorageBufferBindingSize;
+  const [h, w] = noise.shape.slice(1, 3) as [number, number];
+  if (model.unet.widestActivationBytes(2 * frames, h, w) <= limit) return false;
+  const bytes = model.unet.widestActivationBytes(frames, h, w);
+  if (bytes > limit) {
+    throw new LimitExceededError(
+      `a clip of ${frames} frames at ${h}x${w} latents needs a UNet activation of ${bytes} bytes, over this device's maxStorageBufferBindingSize (${limit}); fewer frames per clip or smaller frames fit`,
+    );
+  }
+  return true;
 }
 
 /** Standard normal samples from a seeded generator (xorshift128+ and Box–Muller), for the initial noise. */
@@ -224,25 +246,41 @@ export async function generateLatents(model: FlapModel, device: FlapDevice, coef
   return out;
 }
 
-/** Latents [N, h, w, 4] → RGBA bytes of N frames (clamped to [-1, 1], mapped to 0..255). */
+/**
+ * Latents [N, h, w, 4] → RGBA bytes of N frames (clamped to [-1, 1], mapped to 0..255). Frames are decoded
+ * together as far as the decoder's widest activation fits one storage binding, in groups beyond that; a single
+ * frame too large to decode is refused before any work, with the sizes and the limit.
+ */
 export async function decodeFrames(model: FlapModel, latents: Tensor): Promise<Uint8ClampedArray[]> {
   const device = latents.device;
-  const images = device.scope(() => model.autoencoder.decode(latents)).keep();
-  const [n, h, w] = images.shape as [number, number, number, number];
-  let data: Float32Array;
-  try {
-    data = await images.read();
-  } finally {
-    images.release(); // also when the read fails (a lost device)
+  const [n, lh, lw] = latents.shape as [number, number, number, number];
+  const limit = device.info.limits.maxStorageBufferBindingSize;
+  const perFrame = model.autoencoder.decodeActivationBytes(lh, lw);
+  if (perFrame > limit) {
+    throw new LimitExceededError(
+      `decoding one ${8 * lh}x${8 * lw} frame needs an activation of ${perFrame} bytes, over this device's maxStorageBufferBindingSize (${limit}); smaller frames fit`,
+    );
   }
+  const group = Math.floor(limit / perFrame);
   const frames: Uint8ClampedArray[] = [];
-  for (let i = 0; i < n; i++) {
-    const rgba = new Uint8ClampedArray(h * w * 4);
-    for (let p = 0; p < h * w; p++) {
-      for (let ch = 0; ch < 3; ch++) rgba[p * 4 + ch] = Math.round(((Math.min(1, Math.max(-1, data[(i * h * w + p) * 3 + ch]!)) + 1) / 2) * 255);
-      rgba[p * 4 + 3] = 255;
+  for (let first = 0; first < n; first += group) {
+    const count = Math.min(group, n - first);
+    const images = device.scope(() => model.autoencoder.decode(count === n ? latents : slice(latents, 0, first, first + count))).keep();
+    const [h, w] = images.shape.slice(1, 3) as [number, number];
+    let data: Float32Array;
+    try {
+      data = await images.read();
+    } finally {
+      images.release(); // also when the read fails (a lost device)
     }
-    frames.push(rgba);
+    for (let i = 0; i < count; i++) {
+      const rgba = new Uint8ClampedArray(h * w * 4);
+      for (let p = 0; p < h * w; p++) {
+        for (let ch = 0; ch < 3; ch++) rgba[p * 4 + ch] = Math.round(((Math.min(1, Math.max(-1, data[(i * h * w + p) * 3 + ch]!)) + 1) / 2) * 255);
+        rgba[p * 4 + 3] = 255;
+      }
+      frames.push(rgba);
+    }
   }
   return frames;
 }

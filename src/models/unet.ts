@@ -71,6 +71,16 @@ export class UNet extends Module {
     return out;
   }
 
+  /**
+   * Bytes of the widest activation of a forward pass over `batch` items of h×w latents, feed-forwards aside
+   * (they split their rows to fit): at each level, the up block's concatenation of its input and a skip, at
+   * most [batch, h/2^l, w/2^l, width(l) + width(l+1)] f32. The pipeline splits its batch by this.
+   */
+  widestActivationBytes(batch: number, h: number, w: number): number {
+    const widths = this.config.block_out_channels;
+    return Math.max(...widths.map((c, l) => batch * (h >> l) * (w >> l) * (c + widths[Math.min(l + 1, widths.length - 1)]!) * 4));
+  }
+
   /** Shape errors up front, named, instead of deep inside an op. */
   checkInputs(sample: Tensor, timesteps: readonly number[], ctx: UNetContext): void {
     const c = this.config;

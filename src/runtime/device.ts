@@ -2,6 +2,7 @@ import {
   DeviceLostError,
   FlapError,
   GpuValidationError,
+  InputError,
   LimitExceededError,
   OutOfMemoryError,
   ShapeError,
@@ -40,6 +41,12 @@ export interface DeviceOptions {
    * a page gets on any adapter. Kernels size themselves from `info.limits` either way.
    */
   limits?: 'adapter' | 'default';
+  /**
+   * Treat storage bindings as at most this many bytes, below the device's own limit: the model splits its work
+   * (feed-forward rows, guidance halves, decoded frames) to fit, and any binding still over it is refused with a
+   * `LimitExceededError` as a real limit would be. For tests of the splitting path on small models, or headroom.
+   */
+  maxStorageBufferBindingSize?: number;
 }
 
 /** What the adapter and device turned out to be; every number is what the device was created with. */
@@ -121,6 +128,10 @@ function looksCpuBacked(info: GPUAdapterInfo): boolean {
  * console.log(device.info.description, device.info.features);
  */
 export async function createDevice(options: DeviceOptions = {}): Promise<FlapDevice> {
+  const cap = options.maxStorageBufferBindingSize;
+  if (cap !== undefined && !(Number.isInteger(cap) && cap >= 4 && cap % 4 === 0)) {
+    throw new InputError('maxStorageBufferBindingSize', `must be a positive multiple of 4 bytes (got ${cap})`);
+  }
   const { gpu, isNode } = await resolveGpu(options);
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) throw new WebGPUUnavailableError('no WebGPU adapter is available');
@@ -161,7 +172,7 @@ export async function createDevice(options: DeviceOptions = {}): Promise<FlapDev
     subgroupMaxSize: options.subgroupSizes?.max ?? (ai as { subgroupMaxSize?: number }).subgroupMaxSize,
     limits: {
       maxBufferSize: d.maxBufferSize,
-      maxStorageBufferBindingSize: d.maxStorageBufferBindingSize,
+      maxStorageBufferBindingSize: Math.min(d.maxStorageBufferBindingSize, options.maxStorageBufferBindingSize ?? Infinity),
       maxStorageBuffersPerShaderStage: d.maxStorageBuffersPerShaderStage,
       maxComputeWorkgroupStorageSize: d.maxComputeWorkgroupStorageSize,
       maxComputeInvocationsPerWorkgroup: d.maxComputeInvocationsPerWorkgroup,

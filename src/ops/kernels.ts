@@ -12,6 +12,7 @@ import { matmulKernel } from './math/matmul';
 import { unaryKernel } from './math/unary';
 import { attentionKernel } from './nn/attention';
 import { conv2dKernel } from './nn/conv2d';
+import { conv2dTiledKernel } from './nn/conv2d_tiled';
 import { normGroupKernel, normKernel } from './nn/norm';
 import { softmaxKernel } from './nn/softmax';
 import { timestepEmbeddingKernel } from './nn/timestep_embedding';
@@ -26,7 +27,7 @@ import { upsampleKernel } from './tensor/upsample';
 
 export const KERNELS: Readonly<Record<string, KernelDef<any>>> = Object.fromEntries(
   [
-    binaryKernel, unaryKernel, matmulKernel, attentionKernel, conv2dKernel, normKernel, normGroupKernel, softmaxKernel,
+    binaryKernel, unaryKernel, matmulKernel, attentionKernel, conv2dKernel, conv2dTiledKernel, normKernel, normGroupKernel, softmaxKernel,
     timestepEmbeddingKernel, guidePackKernel, headNormalsKernel, headPoseKernel, cfgStepKernel, castKernel, permuteKernel,
     slabKernel, upsampleKernel,
   ].map((def) => [def.name, def]),

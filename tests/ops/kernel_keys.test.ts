@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attentionKernel, type AttentionSpec } from '../../src/ops/nn/attention';
 import { conv2dKernel, type Conv2dSpec } from '../../src/ops/nn/conv2d';
+import { conv2dTiledKernel } from '../../src/ops/nn/conv2d_tiled';
 import { normGroupKernel, normKernel } from '../../src/ops/nn/norm';
 import { softmaxKernel } from '../../src/ops/nn/softmax';
 import { timestepEmbeddingKernel } from '../../src/ops/nn/timestep_embedding';
@@ -58,6 +59,7 @@ const spaces: Record<string, SpecSpace> = {
     },
   },
   'nn/conv2d': { def: conv2dKernel, bases: [conv2dBase], values: { CO: [1, 2, 4, 8], PX: [1, 4, 8], VEC: BOOL, W16: BOOL, ACT: ACTS, BIAS: BOOL, RESIDUAL: BOOL, WG: [32, 64] } },
+  'nn/conv2d_tiled': { def: conv2dTiledKernel, bases: [{ W16: false, ACT: 'silu', BIAS: true, RESIDUAL: false }], values: { W16: BOOL, ACT: ACTS, BIAS: BOOL, RESIDUAL: BOOL } },
   'nn/attention': {
     def: attentionKernel,
     bases: [attentionBase, { ...attentionBase, VARIANT: 'tiled', BK: 16, RQ: 1 }, { ...attentionBase, VARIANT: 'subgroup', WG: 4, RQ: 1 }],

@@ -1,12 +1,15 @@
 import source from '../../../shaders/nn/conv2d.wgsl?raw';
-import { ShapeError } from '../../errors';
+import { LimitExceededError, ShapeError } from '../../errors';
 import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
-import { uniformSchema } from '../../runtime/uniforms';
+import type { DeviceInfo } from '../../runtime/device';
 import type { Tensor } from '../../runtime/tensor';
+import { tunedChoice } from '../tune';
 import type { Activation } from '../activation';
 import { linear } from '../math/matmul';
 import { cast } from '../tensor/cast';
 import { permute } from '../tensor/permute';
+import { conv2dUniforms } from './conv2d_uniforms';
+import { conv2dTiledKernel, tiledDispatch, type Conv2dTiledSpec } from './conv2d_tiled';
 
 /** 2-D convolution, channels last, as an implicit GEMM; 1x1 stride-1 unpadded convolutions go through matmul. */
 export type Conv2dSpec = {
@@ -23,26 +26,6 @@ export type Conv2dSpec = {
   readonly RESIDUAL: boolean;
   readonly WG: number;
 };
-
-export const conv2dUniforms = uniformSchema({
-  pixels: 'u32',
-  cin: 'u32',
-  cout: 'u32',
-  groups: 'u32',
-  in_h: 'u32',
-  in_w: 'u32',
-  out_h: 'u32',
-  out_w: 'u32',
-  kh: 'u32',
-  kw: 'u32',
-  stride_h: 'u32',
-  stride_w: 'u32',
-  dil_h: 'u32',
-  dil_w: 'u32',
-  pad_top: 'u32',
-  pad_left: 'u32',
-  bias_stride: 'u32',
-});
 
 /** x and the weight (f16 packed in u32 words), then the optional bias and residual, then the output. */
 export const conv2dKernel = defineKernel({
@@ -118,12 +101,56 @@ export interface Conv2dOptions {
   activation?: Activation;
   /** f32 of the output's shape, added after the activation. */
   residual?: Tensor;
-  /** Force a register blocking (tests: every blocking must stay correct); the rest of the spec follows the call. */
-  variant?: Conv2dBlocking;
+  /**
+   * Force a register blocking or the workgroup-tiled GPU kernel (tests: every variant must stay correct; the
+   * autotuner); the rest of the spec follows the call. By default: the tuned winner for the shape, else
+   * `selectBlocking` on CPU-backed adapters and `'tiled'` (one group) on GPUs.
+   */
+  variant?: Conv2dVariant;
 }
 
 /** The register blocking of a conv2d specialisation: what a caller may force. */
 export type Conv2dBlocking = Pick<Conv2dSpec, 'CO' | 'PX' | 'VEC'>;
+/** A register blocking of conv2d.wgsl, or conv2d_tiled.wgsl (one group only). */
+export type Conv2dVariant = Conv2dBlocking | 'tiled';
+
+/** What selects a conv2d variant. */
+export interface Conv2dShape {
+  kh: number;
+  kw: number;
+  stride: number;
+  groups: number;
+  cinPerGroup: number;
+  cout: number;
+  outW: number;
+  /** Output pixels of the whole batch. */
+  pixels: number;
+}
+
+/** Tuning class of a shape: kernel, stride, grouping and channels exactly, pixels by power of two. */
+export function conv2dShapeClass(s: Conv2dShape): string {
+  return `${s.kh}x${s.kw}/s${s.stride}/g${s.groups}/${s.cinPerGroup}->${s.cout}/w${Math.min(s.outW, 16)}/p2^${Math.round(Math.log2(Math.max(1, s.pixels)))}`;
+}
+
+/** The name the tuner records for a variant, and back. */
+export function conv2dChoiceName(v: Conv2dVariant): string {
+  return v === 'tiled' ? 'tiled' : `co${v.CO}-px${v.PX}`;
+}
+
+function parseChoice(name: string, s: Conv2dShape): Conv2dVariant | undefined {
+  if (name === 'tiled') return s.groups === 1 ? 'tiled' : undefined;
+  const m = /^co(\d)-px(\d)$/.exec(name);
+  return m ? { CO: Number(m[1]) as Conv2dSpec['CO'], PX: Number(m[2]) as Conv2dSpec['PX'], VEC: s.cinPerGroup % 4 === 0 } : undefined;
+}
+
+/** The variant `conv2d` runs for a shape on this adapter: forced, else tuned, else the adapter kind's default. */
+export function selectConv2d(info: DeviceInfo, s: Conv2dShape, forced?: Conv2dVariant): Conv2dVariant {
+  if (forced) return forced;
+  const tuned = tunedChoice(info, 'conv2d', conv2dShapeClass(s));
+  const parsed = tuned === undefined ? undefined : parseChoice(tuned, s);
+  if (parsed) return parsed;
+  return !info.isCpuBacked && s.groups === 1 ? 'tiled' : selectBlocking(s.cout, s.groups, s.cinPerGroup, s.outW);
+}
 
 const pair = (v: number | readonly number[] | undefined, d: number): [number, number] =>
   v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : [v[0]!, v[1]!];
@@ -184,26 +211,34 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
   }
   const device = x.device;
   const out = device.tensor(outShape, 'f32');
-  // The epilogue and the weight's dtype follow the tensors passed; only the blocking may be forced.
-  const { CO, PX, VEC } = options.variant ?? selectBlocking(w.cout, groups, w.cinPerGroup, ow);
-  const spec: Conv2dSpec = { CO, PX, VEC, W16: w.weight.dtype === 'f16', ACT: activation, BIAS: !!bias, RESIDUAL: !!residual, WG };
-  if (w.cout / groups % spec.CO !== 0 || (spec.VEC && w.cinPerGroup % 4 !== 0)) {
-    throw new ShapeError(`conv2d: variant CO=${spec.CO} VEC=${spec.VEC} does not fit ${w.cout / groups} output and ${w.cinPerGroup} input channels per group`);
-  }
   const pixels = n * oh * ow;
-  const threads = n * oh * Math.ceil(ow / spec.PX) * (w.cout / spec.CO);
-  if (threads === 0) return out;
+  if (pixels === 0) return out;
+  // The epilogue and the weight's dtype follow the tensors passed; only the variant may be forced.
+  const variant = selectConv2d(device.info, { kh: w.kh, kw: w.kw, stride: sh, groups, cinPerGroup: w.cinPerGroup, cout: w.cout, outW: ow, pixels }, options.variant);
+  const epilogue = { W16: w.weight.dtype === 'f16', ACT: activation, BIAS: !!bias, RESIDUAL: !!residual };
   // A 1x1 weight kept [Cout, Cin] for matmul is already [Cout, 1, 1, Cin] for the implicit GEMM.
-  const weight = w.weight;
-  device.run(conv2dKernel, spec, {
-    inputs: [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])],
+  const run = {
+    inputs: [x, w.weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])],
     outputs: [out],
     uniforms: {
       pixels, cin, cout: w.cout, groups, in_h: h, in_w: wid, out_h: oh, out_w: ow, kh: w.kh, kw: w.kw,
       stride_h: sh, stride_w: sw, dil_h: dh, dil_w: dw, pad_top: top, pad_left: left, bias_stride: perImage ? w.cout : 0,
     },
-    workgroups: flatDispatch(threads, WG, device.info.limits.maxComputeWorkgroupsPerDimension),
-  });
+  };
+  const maxGroups = device.info.limits.maxComputeWorkgroupsPerDimension;
+  if (variant === 'tiled') {
+    if (groups !== 1) throw new ShapeError(`conv2d: the tiled variant takes one group (got ${groups})`);
+    const workgroups = tiledDispatch(pixels, w.cout);
+    if (workgroups[1] > maxGroups) throw new LimitExceededError(`conv2d: tiled needs ${workgroups[1]} pixel tiles (limit ${maxGroups} per dimension)`);
+    device.run(conv2dTiledKernel, epilogue satisfies Conv2dTiledSpec, { ...run, workgroups });
+    return out;
+  }
+  const spec: Conv2dSpec = { ...variant, ...epilogue, WG };
+  if (w.cout / groups % spec.CO !== 0 || (spec.VEC && w.cinPerGroup % 4 !== 0)) {
+    throw new ShapeError(`conv2d: variant CO=${spec.CO} VEC=${spec.VEC} does not fit ${w.cout / groups} output and ${w.cinPerGroup} input channels per group`);
+  }
+  const threads = n * oh * Math.ceil(ow / spec.PX) * (w.cout / spec.CO);
+  device.run(conv2dKernel, spec, { ...run, workgroups: flatDispatch(threads, WG, maxGroups) });
   return out;
 }
 

@@ -151,6 +151,53 @@ export const cases: Cases = {
     log(`${runs} (problem, variant) pairs over ${list.length} problems`);
   },
 
+  'the tiled GPU variant matches the reference across tiles (pixels and channels past 64, K not a multiple of 16), f32 and f16, every epilogue': async ({ device, log }) => {
+    const r = rng(41);
+    const one = { groups: 1, dil: [1, 1] as [number, number] };
+    const list: Problem[] = [
+      { ...one, n: 2, h: 9, w: 11, cin: 5, cout: 70, k: [3, 3], stride: [1, 1], pad: [1, 1, 1, 1], act: 'silu', bias: true, residual: true },
+      { ...one, n: 1, h: 13, w: 10, cin: 17, cout: 3, k: [2, 3], stride: [2, 1], pad: [0, 1, 1, 0], dil: [1, 2], act: 'gelu', bias: false, residual: false },
+      { ...one, n: 1, h: 1, w: 101, cin: 1, cout: 6, k: [1, 10], stride: [1, 5], pad: [0, 0, 0, 0], act: 'gelu_tanh', bias: true, residual: false },
+      { ...one, n: 3, h: 7, w: 9, cin: 8, cout: 130, k: [3, 3], stride: [2, 2], pad: [0, 0, 1, 1], act: 'relu', bias: true, residual: true },
+      ...problems(10, 42).filter((p) => p.groups === 1),
+    ];
+    for (const [i, p] of list.entries()) {
+      const [kh, kw] = p.k;
+      const f16 = i % 2 === 1;
+      const x = randomArray(p.n * p.h * p.w * p.cin, r);
+      const w = roundF16(randomArray(p.cout * p.cin * kh * kw, r).map((v) => v * 0.5));
+      const b = randomArray(p.cout, r);
+      const oh = Math.floor((p.h + p.pad[0] + p.pad[2] - p.dil[0] * (kh - 1) - 1) / p.stride[0]) + 1;
+      const ow = Math.floor((p.w + p.pad[1] + p.pad[3] - p.dil[1] * (kw - 1) - 1) / p.stride[1]) + 1;
+      const res = randomArray(p.n * oh * ow * p.cout, r);
+      await device.scopeAsync(async () => {
+        const shape = [p.cout, p.cin, kh, kw];
+        const prepared = prepareConvWeight(f16 ? device.tensor(shape, 'f16', Uint16Array.from(w, f32ToF16Bits)) : device.tensor(shape, 'f32', w));
+        const y = conv2d(device.tensor([p.n, p.h, p.w, p.cin], 'f32', x), prepared, p.bias ? device.tensor([p.cout], 'f32', b) : undefined, {
+          stride: p.stride, padding: p.pad, dilation: p.dil, activation: p.act,
+          residual: p.residual ? device.tensor([p.n, oh, ow, p.cout], 'f32', res) : undefined, variant: 'tiled',
+        });
+        const rep = assertClose(await y.read(), reference(p, x, w, b, res), { atol: 1e-4, rtol: 1e-4, label: `tiled #${i} f16=${f16} ${JSON.stringify(p)}` });
+        if (i < 4) log(`tiled #${i}: ${p.n * oh * ow} pixels x ${p.cout} channels, K ${kh * kw * p.cin}: max abs err ${rep.maxAbsError.toExponential(2)}`);
+        prepared.weight.release();
+      });
+    }
+    // A bias per image, and a grouped convolution refused (the tiled kernel takes one group).
+    const [n, h, wd, cin, cout] = [2, 5, 6, 4, 9];
+    const xs = randomArray(n * h * wd * cin, r), ws = randomArray(cout * cin * 9, r), bs = randomArray(n * cout, r);
+    const p: Problem = { n, h, w: wd, cin, cout, k: [3, 3], stride: [1, 1], pad: [1, 1, 1, 1], dil: [1, 1], groups: 1, act: 'none', bias: false, residual: false };
+    const want = reference(p, xs, ws, bs, new Float32Array(0)).map((v, i) => v + bs[Math.floor(i / (h * wd * cout)) * cout + (i % cout)]!);
+    await device.scopeAsync(async () => {
+      const prepared = prepareConvWeight(device.tensor([cout, cin, 3, 3], 'f32', ws));
+      const y = conv2d(device.tensor([n, h, wd, cin], 'f32', xs), prepared, device.tensor([n, cout], 'f32', bs), { padding: 1, variant: 'tiled' });
+      assertClose(await y.read(), want, { atol: 1e-4, rtol: 1e-4, label: 'tiled, bias per image' });
+      const grouped = prepareConvWeight(device.tensor([4, 2, 3, 3]));
+      await assertThrows(() => conv2d(device.tensor([1, 5, 5, 4]), grouped, undefined, { padding: 1, groups: 2, variant: 'tiled' }), ShapeError, /one group/);
+      prepared.weight.release();
+      grouped.weight.release();
+    });
+  },
+
   'a bias per image ([N, Cout]: the ResNet time embedding) equals conv + broadcast add; mis-shaped biases are refused': async ({ device }) => {
     const r = rng(33);
     const [n, h, w, cin, cout] = [3, 5, 7, 8, 12];

@@ -20,6 +20,7 @@ import { FlapModel } from './models/model';
 import { audioToCoefficients, decodeFrames, generateLatents, numFrames, reference, releaseReference } from './models/pipeline';
 import { prepareKernels, recordKernels, type KernelManifest } from './ops/kernels';
 import type { SamplerKind } from './ops/sampler/schedule';
+import { browserTuningStore, type TuningStore } from './ops/tune';
 import { slice } from './ops/tensor/slab';
 import { HeadRenderer } from './render/head';
 import { createDevice, type FlapDevice } from './runtime/device';
@@ -71,6 +72,10 @@ export interface LoadFlapOptions {
   cache?: boolean | CacheOptions;
   /** Told when the cache cannot be used; the files are then simply downloaded (default `console.warn`). */
   onWarning?: (message: string) => void;
+  /** Time kernel variants on the model's shapes after loading (default: on GPUs, off on CPU adapters). */
+  autotune?: boolean;
+  /** Where tuned winners are kept between loads (default `browserTuningStore()`: localStorage where there is one). */
+  tuningStore?: TuningStore;
 }
 
 /** The files of a model folder at `url`: `config.json`, `weights.safetensors` and `head_asset.safetensors`. */
@@ -246,6 +251,8 @@ export class Flap {
         } else weights = weightsInput;
         model = await FlapModel.load(device, config, weights, {
           keepF16: options.keepF16,
+          autotune: options.autotune,
+          tuningStore: options.tuningStore ?? browserTuningStore(),
           // The upload stops at the next tensor once the signal aborts (the loader releases what it uploaded).
           onProgress: (loaded, total) => {
             signal?.throwIfAborted();

@@ -45,12 +45,13 @@ export { Sampler } from './ops/sampler/cfg_step';
 // Weights and the model.
 export * from './weights/index';
 export { parseConfig, type FlapConfig } from './models/config';
-export { FlapModel, type LoadModelOptions } from './models/model';
+export { FlapModel, tuneModel, tuningShapes, type LoadModelOptions, type TuningPlan } from './models/model';
 export { WeightsError } from './models/module';
 export * as pipeline from './models/pipeline';
 
 // The talking-head API.
 export { KERNELS, prepareKernels, recordKernels, type KernelManifest } from './ops/kernels';
+export { autotune, browserTuningStore, clearTuning, exportTuning, importTuning, tunedChoice, type TuneCandidate, type TuneResult, type TuningStore } from './ops/tune';
 export { Flap, loadFlap, encodeVideo, modelFolder, neutralCoefficients, type ModelSource, type LoadFlapOptions, type LoadProgress, type GenerateRequest, type GeneratedVideo, type Frame, type Progress, type Stage } from './flap';
 export { prepareAudio, type AudioInput, type RawAudio } from './io/audio';
 export { prepareImage, type ImageInput, type RawImage, type Box } from './io/image';

@@ -16,6 +16,7 @@ import { fileSource } from './weights/node';
 
 export * from './index';
 export { fileSource } from './weights/node';
+export { defaultTuningFile, fileTuningStore } from './ops/tune_file';
 
 /**
  * A model folder on disk as a `ModelSource`: `config.json`, `weights.safetensors` (read tensor by tensor, never

@@ -1,6 +1,9 @@
 /**
  * Variant selection helpers shared by ops: a short autotune that times a few candidate kernels on a
- * representative shape and remembers the winner per adapter and shape class.
+ * representative shape and remembers the winner per adapter and shape class. Timing uses GPU timestamps where
+ * the device has `timestamp-query`, else the wall clock around a sync. Winners can be exported and imported
+ * (`exportTuning` / `importTuning`) and kept in a `TuningStore` (the browser's localStorage, or a file in Node
+ * through `fileTuningStore` in ./tune_file), so a page or process tunes an adapter once.
  *
  * @example
  * const result = await autotune(device, 'matmul', 'gemm', [
@@ -22,6 +25,8 @@ export interface TuneResult {
   readonly winner: string;
   /** Median milliseconds per candidate (Infinity for one that threw). */
   readonly ms: Readonly<Record<string, number>>;
+  /** `gpu-timestamps`: summed GPU time of the candidate's dispatches; `wall`: wall clock around a sync. */
+  readonly source: 'gpu-timestamps' | 'wall';
 }
 
 export interface TuneOptions {
@@ -52,18 +57,24 @@ export function tunedChoice(info: DeviceInfo, op: string, shapeClass: string): s
  */
 export async function autotune(device: FlapDevice, op: string, shapeClass: string, candidates: readonly TuneCandidate[], options: TuneOptions = {}): Promise<TuneResult> {
   const reps = options.reps ?? 3;
+  const timestamps = device.info.features.timestampQuery;
+  const timeOne = async (run: () => void): Promise<number> => {
+    if (timestamps) {
+      const { report } = await device.profile(run);
+      if (report.source === 'gpu-timestamps') return report.opMs;
+    }
+    const t0 = performance.now();
+    run();
+    await device.sync();
+    return performance.now() - t0;
+  };
   const ms: Record<string, number> = {};
   for (const c of candidates) {
     try {
       c.run();
       await device.sync();
       const times: number[] = [];
-      for (let r = 0; r < reps; r++) {
-        const t0 = performance.now();
-        c.run();
-        await device.sync();
-        times.push(performance.now() - t0);
-      }
+      for (let r = 0; r < reps; r++) times.push(await timeOne(c.run));
       times.sort((x, y) => x - y);
       ms[c.name] = times[Math.floor(times.length / 2)]!;
     } catch {
@@ -76,7 +87,55 @@ export async function autotune(device: FlapDevice, op: string, shapeClass: strin
     throw new Error(`autotune ${op}/${shapeClass}: no candidate ran`);
   }
   winners.set(cacheKey(device.info, op, shapeClass), winner);
-  return { winner, ms };
+  return { winner, ms, source: timestamps ? 'gpu-timestamps' : 'wall' };
+}
+
+/** Tuned winners as plain entries (JSON-safe): every adapter's, or only `info`'s. */
+export function exportTuning(info?: DeviceInfo): Record<string, string> {
+  const prefix = info ? `${adapterKey(info)}::` : '';
+  return Object.fromEntries([...winners].filter(([k]) => k.startsWith(prefix)));
+}
+
+/** Adds winners from `exportTuning` (a stored copy); malformed entries are ignored. Returns how many were taken. */
+export function importTuning(entries: unknown): number {
+  if (typeof entries !== 'object' || entries === null) return 0;
+  let taken = 0;
+  for (const [k, v] of Object.entries(entries)) {
+    if (typeof v === 'string' && k.split('::').length === 3) {
+      winners.set(k, v);
+      taken++;
+    }
+  }
+  return taken;
+}
+
+/** Where tuned winners are kept between runs. */
+export interface TuningStore {
+  load(): Promise<Record<string, string> | undefined>;
+  save(entries: Record<string, string>): Promise<void>;
+}
+
+/** A store in the browser's localStorage under `key` (nothing is kept where there is no localStorage). */
+export function browserTuningStore(key = 'flap-webgpu:tuning'): TuningStore {
+  const storage = (): Storage | undefined => (typeof localStorage === 'undefined' ? undefined : localStorage);
+  return {
+    async load() {
+      const text = storage()?.getItem(key);
+      try {
+        return text ? (JSON.parse(text) as Record<string, string>) : undefined;
+      } catch {
+        return undefined; // a damaged entry is re-tuned, not fatal
+      }
+    },
+    async save(entries) {
+      storage()?.setItem(key, JSON.stringify(entries));
+    },
+  };
+}
+
+/** Whether every shape class is already tuned for this adapter and op. */
+export function isTuned(info: DeviceInfo, op: string, shapeClasses: readonly string[]): boolean {
+  return shapeClasses.every((c) => winners.has(cacheKey(info, op, c)));
 }
 
 /** Forgets every tuned choice (tests). */

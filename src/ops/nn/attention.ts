@@ -4,6 +4,7 @@ import type { DeviceInfo, FlapDevice } from '../../runtime/device';
 import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
 import type { Tensor } from '../../runtime/tensor';
 import { uniformSchema } from '../../runtime/uniforms';
+import { autotune, tunedChoice, type TuneResult } from '../tune';
 
 /**
  * Multi-head attention softmax(Q K^T * scale) V in the online-softmax ("flash") form: the Lq x Lk score
@@ -125,10 +126,19 @@ export interface AttentionProblem {
   aligned: boolean;
 }
 
+/** Tuning class of a problem: head width exactly, key length and query rows by power of two. */
+export function attentionShapeClass(p: Pick<AttentionProblem, 'headDim' | 'rows' | 'lk'>): string {
+  const log2 = (n: number) => Math.round(Math.log2(Math.max(1, n)));
+  return `d${p.headDim}/lk2^${log2(p.lk)}/rows2^${log2(p.rows)}`;
+}
+
 export function selectVariant(info: DeviceInfo, p: AttentionProblem, forced?: AttentionVariant): AttentionSpec {
   let variant: AttentionVariant;
+  const tuned = forced ? undefined : tunedChoice(info, 'attention', attentionShapeClass(p));
   if (forced) {
     variant = forced;
+  } else if (tuned === 'rows' || tuned === 'tiled' || (tuned === 'subgroup' && info.features.subgroups)) {
+    variant = tuned;
   } else if (info.isCpuBacked) {
     variant = 'rows';
   } else if (info.features.subgroups && p.rows < 4096 && p.lk >= 64) {
@@ -161,6 +171,38 @@ export function selectVariant(info: DeviceInfo, p: AttentionProblem, forced?: At
 export async function prepareAttention(device: FlapDevice, p: AttentionProblem, variant?: AttentionVariant): Promise<void> {
   const spec = selectVariant(device.info, p, variant);
   await device.prepare(attentionKernel, spec);
+}
+
+/** One attention shape to tune: `batch` items of `heads` heads, lq queries over lk keys of width headDim. */
+export interface AttentionTuneShape {
+  batch: number;
+  heads: number;
+  headDim: number;
+  lq: number;
+  lk: number;
+}
+
+/**
+ * Autotunes attention (random data, a few timed runs of each variant the adapter has) and caches the winner per
+ * adapter and shape class, which every attention call of that class then follows.
+ */
+export async function tuneAttention(device: FlapDevice, shapes: readonly AttentionTuneShape[], reps = 3): Promise<TuneResult[]> {
+  const results: TuneResult[] = [];
+  const variants: AttentionVariant[] = ['rows', 'tiled', ...(device.info.features.subgroups ? (['subgroup'] as const) : [])];
+  for (const s of shapes) {
+    const c = s.heads * s.headDim;
+    const fill = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 17) / 17 - 0.5);
+    const q = device.tensor([s.batch, s.lq, c], 'f32', fill(s.batch * s.lq * c));
+    const kv = device.tensor([s.batch, s.lk, c], 'f32', fill(s.batch * s.lk * c));
+    try {
+      const candidates = variants.map((variant) => ({ name: variant, run: () => attention(q, kv, kv, { heads: s.heads, variant }).release() }));
+      results.push(await autotune(device, 'attention', attentionShapeClass({ headDim: s.headDim, rows: s.batch * s.heads * s.lq, lk: s.lk }), candidates, { reps }));
+    } finally {
+      q.release();
+      kv.release();
+    }
+  }
+  return results;
 }
 
 /** Element strides `[batch0, batch1, seq, head]` of one operand; see the stride convention above. */

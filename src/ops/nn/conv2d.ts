@@ -1,9 +1,9 @@
 import source from '../../../shaders/nn/conv2d.wgsl?raw';
 import { LimitExceededError, ShapeError } from '../../errors';
 import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
-import type { DeviceInfo } from '../../runtime/device';
+import type { DeviceInfo, FlapDevice } from '../../runtime/device';
 import type { Tensor } from '../../runtime/tensor';
-import { tunedChoice } from '../tune';
+import { autotune, tunedChoice, type TuneResult } from '../tune';
 import type { Activation } from '../activation';
 import { linear } from '../math/matmul';
 import { cast } from '../tensor/cast';
@@ -240,6 +240,49 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
   const threads = n * oh * Math.ceil(ow / spec.PX) * (w.cout / spec.CO);
   device.run(conv2dKernel, spec, { ...run, workgroups: flatDispatch(threads, WG, maxGroups) });
   return out;
+}
+
+/**
+ * The variants the tuner tries for a shape: the tiled kernel (one group), the default blocking, and 4 or 8
+ * channels by 4 or 8 pixels where they fit (narrower blockings never won a measured shape).
+ */
+export function conv2dCandidates(s: Conv2dShape): Conv2dVariant[] {
+  const VEC = s.cinPerGroup % 4 === 0;
+  const base = selectBlocking(s.cout, s.groups, s.cinPerGroup, s.outW);
+  const list: Conv2dVariant[] = [...(s.groups === 1 ? ['tiled' as const] : []), base];
+  for (const CO of [8, 4] as const) {
+    for (const PX of [8, 4] as const) {
+      if ((s.cout / s.groups) % CO === 0 && !(CO === base.CO && PX === base.PX)) list.push({ CO, PX, VEC });
+    }
+  }
+  return list;
+}
+
+/**
+ * Autotunes conv2d on stride-1, same-padded shapes (one image of pixels / outW rows; random data, a few timed
+ * runs per candidate) and caches the winner per adapter and shape class, which `conv2d` then follows.
+ */
+export async function tuneConv2d(device: FlapDevice, shapes: readonly Conv2dShape[], reps = 3): Promise<TuneResult[]> {
+  const results: TuneResult[] = [];
+  for (const s of shapes) {
+    if (s.stride !== 1 || s.pixels % s.outW !== 0) throw new ShapeError(`tuneConv2d: shapes are stride 1 with whole rows (got ${conv2dShapeClass(s)})`);
+    const fill = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 17) / 17 - 0.5);
+    const cin = s.cinPerGroup * s.groups;
+    const x = device.tensor([1, s.pixels / s.outW, s.outW, cin], 'f32', fill(s.pixels * cin));
+    const raw = device.tensor([s.cout, s.cinPerGroup, s.kh, s.kw], 'f32', fill(s.cout * s.cinPerGroup * s.kh * s.kw));
+    const w = prepareConvWeight(raw);
+    try {
+      const padding: [number, number, number, number] = [(s.kh - 1) >> 1, (s.kw - 1) >> 1, s.kh >> 1, s.kw >> 1];
+      const candidates = conv2dCandidates(s).map((v) => ({
+        name: conv2dChoiceName(v),
+        run: () => conv2d(x, w, undefined, { padding, groups: s.groups, variant: v }).release(),
+      }));
+      results.push(await autotune(device, 'conv2d', conv2dShapeClass(s), candidates, { reps }));
+    } finally {
+      for (const t of [x, raw, w.weight]) t.release();
+    }
+  }
+  return results;
 }
 
 /** conv1d on x [N, L, Cin] with a weight prepared from [Cout, Cin/g, K]: a conv2d over a height of 1. */

@@ -56,7 +56,7 @@ copyFileSync(src('cli/render.html'), join(dist, 'cli', 'render.html'));
 // 2. Node: node.ts and the command line. Whatever they import from the library's own sources comes from the
 // browser entry through the package's name (one copy of every class, so `instanceof` holds across entries);
 // the server and browser helpers stay the plain .mjs files shipped in scripts/.
-const nodeOnly = new Set([src('node.ts'), src('weights/node.ts'), src('cli/main.ts'), src('cli/args.ts'), src('cli/model.ts')]);
+const nodeOnly = new Set([src('node.ts'), src('weights/node.ts'), src('ops/tune_file.ts'), src('cli/main.ts'), src('cli/args.ts'), src('cli/model.ts')]);
 const scriptsDir = join(root, 'scripts');
 await build({
   ...common,

@@ -53,10 +53,14 @@ export async function loadModuleWeights(device: FlapDevice, module: Module, weig
     // Parameters stored in another layout than the file's (convolution weights) are re-laid on the CPU here.
     const relayouts = new Map(module.namedParameters().flatMap(([name, p]) => (p.relayout ? [[prefix + name, p.relayout] as const] : [])));
     const fileShapes = new Map<string, readonly number[]>();
+    // One scratch buffer for every re-laid weight: loadToDevice uploads (copies) each before the next.
+    let scratch = new Uint8Array(0);
     const transform = (t: RawTensor): RawTensor => {
       fileShapes.set(t.name, t.shape);
       const perm = relayouts.get(t.name);
-      return perm ? permuteRaw(t, perm) : t;
+      if (!perm) return t;
+      if (scratch.byteLength < t.bytes.byteLength) scratch = new Uint8Array(t.bytes.byteLength);
+      return permuteRaw(t, perm, scratch);
     };
     const loaded = await loadToDevice(device, reader ?? weights, { names, keepF16: options.keepF16 ?? true, onProgress: options.onProgress, transform });
     // A stream cannot skip ahead: everything was uploaded, so what lies outside the prefix is dropped now.

@@ -5,7 +5,7 @@
  *
  * A tensor larger than one storage binding (`maxStorageBufferBindingSize`) is refused with a
  * `LimitExceededError` naming the limit rather than split: no FLAP weight comes near 128 MiB.
- * Each tensor is uploaded as soon as its bytes are read, so the file is never held whole; if anything fails,
+ * Each tensor is uploaded as soon as its bytes are read, so the file is never held whole (the next tensor is read while one uploads); if anything fails,
  * every tensor already uploaded is released.
  */
 import { LimitExceededError, SafetensorsError } from '../errors';
@@ -21,7 +21,7 @@ export interface LoadOptions {
   /** Keep F16/BF16 as f16 on the GPU (default true). */
   keepF16?: boolean;
   onProgress?: Progress;
-  /** Applied to each tensor's bytes on the CPU before upload (a re-layout, say). */
+  /** Applied to each tensor's bytes on the CPU before upload (a re-layout, say); its result is uploaded (copied) before the next call, so it may reuse one buffer. */
   transform?: (t: RawTensor) => RawTensor;
 }
 
@@ -84,10 +84,25 @@ export async function loadToDevice(device: FlapDevice, input: WeightInput, optio
     const total = sizes.reduce((a, b) => a + b, 0);
     let loaded = 0;
     options.onProgress?.(0, total);
-    for (let i = 0; i < names.length; i++) {
-      out.set(names[i]!, upload(device, transform(await reader.tensor(names[i]!)), keepF16));
-      loaded += sizes[i]!;
-      options.onProgress?.(loaded, total);
+    // One tensor read ahead: the file read (Node: on libuv's threads) overlaps this one's re-layout and upload.
+    // Reads alternate between two buffers, grown as needed and reused, since touching fresh memory for each of
+    // thousands of tensors cost as much as the reading (each tensor is uploaded, copied, before its buffer's reuse).
+    const buffers = [new Uint8Array(0), new Uint8Array(0)];
+    const read = (i: number) => {
+      if (buffers[i % 2]!.byteLength < sizes[i]!) buffers[i % 2] = new Uint8Array(sizes[i]!);
+      return reader.tensor(names[i]!, buffers[i % 2]);
+    };
+    let next: Promise<RawTensor> | undefined = names.length ? read(0) : undefined;
+    try {
+      for (let i = 0; i < names.length; i++) {
+        const current = await next!;
+        next = i + 1 < names.length ? read(i + 1) : undefined;
+        out.set(names[i]!, upload(device, transform(current), keepF16));
+        loaded += sizes[i]!;
+        options.onProgress?.(loaded, total);
+      }
+    } finally {
+      await next?.catch(() => undefined); // settled before the file closes; its error, if any, is moot
     }
     return out;
   } catch (e) {

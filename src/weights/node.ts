@@ -15,8 +15,8 @@ export async function fileSource(path: string): Promise<ByteSource> {
   return {
     size,
     label: path,
-    async read(offset, length) {
-      const out = new Uint8Array(length);
+    async read(offset, length, into) {
+      const out = into && into.byteLength >= length ? into.subarray(0, length) : new Uint8Array(length);
       let got = 0;
       while (got < length) {
         const { bytesRead } = await handle.read(out, got, length - got, offset + got);

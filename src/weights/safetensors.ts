@@ -51,8 +51,12 @@ export interface RawTensor {
 /** Random-access bytes: a buffer, a file handle, a range-request fetcher. */
 export interface ByteSource {
   readonly size: number;
-  /** Exactly `length` bytes at `offset` (the caller keeps within `size`). */
-  read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Exactly `length` bytes at `offset` (the caller keeps within `size`). `into`, when given, is a buffer of at
+   * least `length` bytes the source may fill and return a view of (a file source does; one holding the bytes
+   * already returns its own view), so a loader can reuse two buffers instead of allocating per tensor.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   close?(): Promise<void>;
   /** Shown in errors (a file name). */
   readonly label?: string;
@@ -245,9 +249,10 @@ export class SafetensorsReader {
     return t;
   }
 
-  async tensor(name: string): Promise<RawTensor> {
+  /** One tensor's bytes; with `into` (see `ByteSource.read`) they may be a view of it. */
+  async tensor(name: string, into?: Uint8Array): Promise<RawTensor> {
     const t = this.info(name);
-    const bytes = await this.source.read(this.header.dataStart + t.begin, t.end - t.begin);
+    const bytes = await this.source.read(this.header.dataStart + t.begin, t.end - t.begin, into);
     if (bytes.length !== t.end - t.begin) fail(`tensor ${JSON.stringify(name)} (byte ${this.header.dataStart + t.begin})`, 'short read');
     return { name, dtype: t.dtype, shape: t.shape, bytes };
   }

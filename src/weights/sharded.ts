@@ -76,8 +76,8 @@ export class ShardedReader {
     return this.shards.get(file)!;
   }
 
-  tensor(name: string): Promise<RawTensor> {
-    return this.shardOf(name).tensor(name);
+  tensor(name: string, into?: Uint8Array): Promise<RawTensor> {
+    return this.shardOf(name).tensor(name, into);
   }
 
   async close(): Promise<void> {

@@ -44,6 +44,11 @@ describe('[node] CPU re-layout of tensor bytes', () => {
     ['U8', [7], [0]],
     ['F32', [1, 1, 1, 1], [0, 2, 3, 1]],
     ['F16', [2, 1, 3, 1, 2], [4, 3, 2, 1, 0]],
+    // One axis moved to the end (the transposing fast path): first, middle, last (a copy), odd sizes.
+    ['F16', [7, 3, 5], [1, 2, 0]],
+    ['F32', [2, 5, 3, 3], [0, 1, 3, 2]],
+    ['F16', [3, 4, 5], [0, 1, 2]],
+    ['F16', [13, 11, 3, 3], [0, 2, 3, 1]],
   ];
   for (const [dtype, shape, perm] of cases) {
     it(`[node] ${dtype} [${shape}] by [${perm}] equals the index arithmetic`, () => {

@@ -70,14 +70,18 @@ def portrait(size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return img.permute(2, 0, 1).contiguous() * 2 - 1, torch.from_numpy(coeffs)
 
 
-def build_model(cfg: dict) -> FlapModel:
-    torch.manual_seed(SEED)
+def build_model(cfg: dict, seed: int = SEED, fan_in: bool = False) -> FlapModel:
+    """The reference's initialisation with every constant parameter (norm scales, zero biases and zero-initialised
+    projections) perturbed, so no path is the identity; values rounded to f16. The perturbation of a weight is
+    scaled by its last dimension, or with `fan_in` by its fan-in (for deep configs such as sd15, where a 3x3
+    kernel's last dimension would give far too large a scale)."""
+    torch.manual_seed(seed)
     model = FlapModel(cfg).eval()
-    g = torch.Generator().manual_seed(SEED + 1)
+    g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for p in model.parameters():
             if p.numel() > 1 and bool((p == p.flatten()[0]).all()):
-                scale = 0.1 if p.dim() == 1 else p.shape[-1] ** -0.5
+                scale = 0.1 if p.dim() == 1 else (p[0].numel() if fan_in else p.shape[-1]) ** -0.5
                 p.add_(torch.randn(p.shape, generator=g) * scale)
             p.copy_(p.half().float())
     return model

@@ -8,7 +8,7 @@
 // the output size), so the VAE's (0, 1, 0, 1) padding needs no copy. Epilogue: + bias (shared [Cout], or per image [N, Cout] when
 // bias_stride = Cout: a ResNet's time embedding rides in it), activation, + residual.
 {{BINDINGS}}
-#include activate
+#include conv_epilogue
 #include index
 
 #if VEC
@@ -95,17 +95,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (ow0 + $p < params.out_w) {
       let pixel = row * params.out_w + ow0 + $p;
       #for $j < CO unroll
-        let co = co0 + $j;
-        let o = pixel * params.cout + co;
-        var v = acc[$p][$j];
-#if BIAS
-        v += bias[n * params.bias_stride + co];
-#endif
-        v = activate(v);
-#if RESIDUAL
-        v += residual[o];
-#endif
-        out[o] = v;
+        conv_store(acc[$p][$j], n, co0 + $j, pixel * params.cout + co0 + $j);
       #endfor
     }
   #endfor

@@ -8,7 +8,7 @@
 // channels (rows ty + 8i, columns tx + 8j) from workgroup memory. With W16 the weight is f16, two per u32.
 // Epilogue as conv2d.wgsl: + bias ([Cout], or per image when bias_stride = Cout), activation, + residual.
 {{BINDINGS}}
-#include activate
+#include conv_epilogue
 
 const TILE = 64u;
 const KT = 16u;
@@ -84,16 +84,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var j = 0u; j < 8u; j++) {
       let co = cTile + lid.x + 8u * j;
       if (co < params.cout) {
-        let o = p * params.cout + co;
-        var v = acc[i][j];
-#if BIAS
-        v += bias[n * params.bias_stride + co];
-#endif
-        v = activate(v);
-#if RESIDUAL
-        v += residual[o];
-#endif
-        out[o] = v;
+        conv_store(acc[i][j], n, co, p * params.cout + co);
       }
     }
   }

@@ -16,6 +16,7 @@
  */
 import activate from '../../shaders/common/activate.wgsl?raw';
 import activation from '../../shaders/common/activation.wgsl?raw';
+import convEpilogue from '../../shaders/common/conv_epilogue.wgsl?raw';
 import elementwise from '../../shaders/common/elementwise.wgsl?raw';
 import index from '../../shaders/common/index.wgsl?raw';
 
@@ -23,7 +24,7 @@ export type SpecValue = string | number | boolean;
 export type Spec = Readonly<Record<string, SpecValue>>;
 
 /** `shaders/common/`, by the name `#include` uses. */
-const COMMON: Readonly<Record<string, string>> = { activate, activation, elementwise, index };
+const COMMON: Readonly<Record<string, string>> = { activate, activation, conv_epilogue: convEpilogue, elementwise, index };
 
 function declaredParams(source: string): string[] {
   const m = /^\/\/!\s*params:(.*)$/m.exec(source);

@@ -25,27 +25,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "weights-tools"))
 
 from flap_ref.config import load_config  # noqa: E402
-from flap_ref.model import FlapModel  # noqa: E402
+from gen_fixtures import build_model  # noqa: E402
 from flap_ref.safetensors import save_file, save_streaming  # noqa: E402
 from flap_ref.schedulers import Sampler  # noqa: E402
 from flap_ref.unet_blocks import Context  # noqa: E402
 
 SEED = 15
 GUIDANCE = 7.5
-
-
-def build_model(cfg: dict) -> FlapModel:
-    torch.manual_seed(SEED)
-    model = FlapModel(cfg).eval()
-    g = torch.Generator().manual_seed(SEED + 1)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.numel() > 1 and bool((p == p.flatten()[0]).all()):
-                # 1-D: small noise around the constant; weights: fan-in scaled, like a fresh layer's.
-                scale = 0.1 if p.dim() == 1 else p[0].numel() ** -0.5
-                p.add_(torch.randn(p.shape, generator=g) * scale)
-            p.copy_(p.half().float())
-    return model
 
 
 def main() -> None:
@@ -55,7 +41,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.time()
     cfg = load_config("sd15")
-    model = build_model(cfg)
+    model = build_model(cfg, seed=SEED, fan_in=True)
     state = model.state_dict()
     specs = [(name, torch.float16, tuple(v.shape)) for name, v in state.items()]
     size = save_streaming(args.weights, specs, lambda name: state[name].half().contiguous(),

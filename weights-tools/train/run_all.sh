@@ -4,7 +4,8 @@
 # stages, the audio head, the probe, the shipped model measured by the current evaluator, export to
 # .runs/candidate, its evaluation, and ship.py, which replaces models/flap-mini only when
 # the candidate is no worse on any metric; a shipped round then rewrites the parity fixtures and the model card.
-# Each step resumes (a finished one is skipped), so a killed round continues where it stopped.
+# Each step resumes (a finished one is skipped), so a killed round continues where it stopped; a round that ran
+# to the end moves its runs aside, so the next one starts afresh.
 #
 # Minutes per stage (cumulative over resumptions): PROBE=10 AE=0 POSE=40 EXPR=20 VIDEO=12 AUDIO=20 (0 skips the
 # stage and keeps the shipped part); TRAIN_IDS=300 training identities (6 shards of 50), SPEECH_IDS=3000
@@ -36,8 +37,17 @@ run probe "${PROBE:-10}" probe.py --minutes "${PROBE:-10}" --shards "$shards"
 [ -f "$RUNS/shipped-metrics.json" ] || "$PY" evaluate.py --model ../../models/flap-mini --out "$RUNS/shipped-metrics.json" --clips "${EVAL_CLIPS:-8}"
 "$PY" export.py
 "$PY" evaluate.py --clips "${EVAL_CLIPS:-8}"
+# The round is over either way: its stages move to $RUNS/finished-<time>/, so the next round trains afresh
+# instead of skipping every stage a finished one left behind.
+finished="$RUNS/finished-$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$finished"
 if "$PY" ship.py --note "${NOTE:-}"; then
   "$PY" parity.py   # golden outputs of the newly shipped model for tests/models/mini.cases.ts and tests/render
   "$PY" controls_sheet.py
   "$PY" model_card.py
+  mv "$RUNS/shipped-metrics.json" "$finished/"   # it measured the model this round replaced
 fi
+for stage in autoencoder unet-pose unet-expression unet-video audio probe candidate; do
+  if [ -e "$RUNS/$stage" ]; then mv "$RUNS/$stage" "$finished/"; fi
+done
+echo "the round's runs: $finished"

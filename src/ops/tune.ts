@@ -138,6 +138,11 @@ export function isTuned(info: DeviceInfo, op: string, shapeClasses: readonly str
   return shapeClasses.every((c) => winners.has(cacheKey(info, op, c)));
 }
 
+/** Deterministic values in [-0.5, 0.5) for the tensors a tuner times candidates on. */
+export function tuningData(n: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 17) / 17 - 0.5);
+}
+
 /** Forgets every tuned choice (tests). */
 export function clearTuning(): void {
   winners.clear();

@@ -5,7 +5,7 @@ import { defineKernel, read, write } from '../../runtime/kernel';
 import type { Tensor } from '../../runtime/tensor';
 import { uniformSchema } from '../../runtime/uniforms';
 import type { Activation } from '../activation';
-import { autotune, tunedChoice, type TuneResult } from '../tune';
+import { autotune, tunedChoice, tuningData, type TuneResult } from '../tune';
 import { broadcastShapes } from './binary';
 
 /**
@@ -349,9 +349,8 @@ export async function tuneMatmul(device: FlapDevice, shapes: readonly MatmulShap
   for (const s of shapes) {
     const aShape = [s.batch, ...(s.transA ? [s.K, s.M] : [s.M, s.K])];
     const bShape = [...(s.transB ? [s.N, s.K] : [s.K, s.N])];
-    const fill = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 17) / 17 - 0.5);
-    const a = device.tensor(aShape, 'f32', fill(aShape.reduce((p, d) => p * d, 1)));
-    const b = device.tensor(bShape, s.bF16 ? 'f16' : 'f32', fill(s.K * s.N));
+    const a = device.tensor(aShape, 'f32', tuningData(aShape.reduce((p, d) => p * d, 1)));
+    const b = device.tensor(bShape, s.bF16 ? 'f16' : 'f32', tuningData(s.K * s.N));
     try {
       const candidates = tuneCandidates(device.info).map((c) => ({
         name: choiceName(c),

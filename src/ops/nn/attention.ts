@@ -4,7 +4,7 @@ import type { DeviceInfo, FlapDevice } from '../../runtime/device';
 import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
 import type { Tensor } from '../../runtime/tensor';
 import { uniformSchema } from '../../runtime/uniforms';
-import { autotune, tunedChoice, type TuneResult } from '../tune';
+import { autotune, tunedChoice, tuningData, type TuneResult } from '../tune';
 
 /**
  * Multi-head attention softmax(Q K^T * scale) V in the online-softmax ("flash") form: the Lq x Lk score
@@ -191,9 +191,8 @@ export async function tuneAttention(device: FlapDevice, shapes: readonly Attenti
   const variants: AttentionVariant[] = ['rows', 'tiled', ...(device.info.features.subgroups ? (['subgroup'] as const) : [])];
   for (const s of shapes) {
     const c = s.heads * s.headDim;
-    const fill = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 17) / 17 - 0.5);
-    const q = device.tensor([s.batch, s.lq, c], 'f32', fill(s.batch * s.lq * c));
-    const kv = device.tensor([s.batch, s.lk, c], 'f32', fill(s.batch * s.lk * c));
+    const q = device.tensor([s.batch, s.lq, c], 'f32', tuningData(s.batch * s.lq * c));
+    const kv = device.tensor([s.batch, s.lk, c], 'f32', tuningData(s.batch * s.lk * c));
     try {
       const candidates = variants.map((variant) => ({ name: variant, run: () => attention(q, kv, kv, { heads: s.heads, variant }).release() }));
       results.push(await autotune(device, 'attention', attentionShapeClass({ headDim: s.headDim, rows: s.batch * s.heads * s.lq, lk: s.lk }), candidates, { reps }));

@@ -3,7 +3,7 @@ import { LimitExceededError, ShapeError } from '../../errors';
 import { defineKernel, flatDispatch, read, write } from '../../runtime/kernel';
 import type { DeviceInfo, FlapDevice } from '../../runtime/device';
 import type { Tensor } from '../../runtime/tensor';
-import { autotune, tunedChoice, type TuneResult } from '../tune';
+import { autotune, tunedChoice, tuningData, type TuneResult } from '../tune';
 import type { Activation } from '../activation';
 import { linear } from '../math/matmul';
 import { cast } from '../tensor/cast';
@@ -266,10 +266,9 @@ export async function tuneConv2d(device: FlapDevice, shapes: readonly Conv2dShap
   const results: TuneResult[] = [];
   for (const s of shapes) {
     if (s.stride !== 1 || s.pixels % s.outW !== 0) throw new ShapeError(`tuneConv2d: shapes are stride 1 with whole rows (got ${conv2dShapeClass(s)})`);
-    const fill = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 17) / 17 - 0.5);
     const cin = s.cinPerGroup * s.groups;
-    const x = device.tensor([1, s.pixels / s.outW, s.outW, cin], 'f32', fill(s.pixels * cin));
-    const raw = device.tensor([s.cout, s.cinPerGroup, s.kh, s.kw], 'f32', fill(s.cout * s.cinPerGroup * s.kh * s.kw));
+    const x = device.tensor([1, s.pixels / s.outW, s.outW, cin], 'f32', tuningData(s.pixels * cin));
+    const raw = device.tensor([s.cout, s.cinPerGroup, s.kh, s.kw], 'f32', tuningData(s.cout * s.cinPerGroup * s.kh * s.kw));
     const w = prepareConvWeight(raw);
     try {
       const padding: [number, number, number, number] = [(s.kh - 1) >> 1, (s.kw - 1) >> 1, s.kh >> 1, s.kw >> 1];

@@ -118,8 +118,9 @@ export function matmulShapeClass(s: MatmulShape): string {
  * The choice without tuning, from the adapter kind and the shape class. Measured on SwiftShader (2 cores):
  * workgroups with barriers and small workgroups are slow there, so `blocked` wins every class: 1x4 per
  * thread for one row (1x1280x320: 1.6 ms, 4x4 2.8 ms, the best splitk 6.4 ms), 4x4 for a few rows or long K,
- * 8x8 once there are enough threads to keep every core busy (1024x320x320: about 3 vs 2.2 GFLOP/s for 4x8),
- * 4x8 in between (256^3: 1.7 vs 1.1 for 8x8). Real GPUs get shared-memory tiles, and K split over a
+ * 8x8 from about 128 threads of 8x8 (kernel time of 10 back-to-back runs, machine alone: 1280x96x96 3.3 vs 2.7
+ * GFLOP/s for 4x8, 320x160x160 3.6 vs 3.0, 256^3 3.7 vs 3.2, 40x128x160 2.2 vs 2.0), 4x8 below (80x128x96:
+ * 2.2 vs 1.9). Real GPUs get shared-memory tiles, and K split over a
  * workgroup where there are few output blocks.
  */
 export function defaultChoice(info: DeviceInfo, s: MatmulShape): MatmulChoice {
@@ -127,7 +128,7 @@ export function defaultChoice(info: DeviceInfo, s: MatmulShape): MatmulChoice {
   if (info.isCpuBacked) {
     if (kind !== 'gemm') return { variant: 'blocked', block: s.M === 1 ? '1x4' : '4x4' };
     const threads8x8 = s.batch * Math.ceil(s.M / 8) * Math.ceil(s.N / 8);
-    return { variant: 'blocked', block: threads8x8 >= 2048 ? '8x8' : '4x8' };
+    return { variant: 'blocked', block: threads8x8 >= 128 ? '8x8' : '4x8' };
   }
   if (kind !== 'gemm') return { variant: 'splitk', wg: 64, subgroups: info.features.subgroups };
   return { variant: 'tiled' };

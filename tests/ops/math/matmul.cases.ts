@@ -252,10 +252,12 @@ export const cases: Cases = {
     for (const [i, p] of problems(6).entries()) await check(device, p, 6000 + i);
     const gemv = selectVariant(device.info, { M: 1, N: 320, K: 320, batch: 1, transA: false, transB: true, bF16: false }, { bias: false, residual: false, activation: 'none' });
     const gemm = selectVariant(device.info, { M: 256, N: 256, K: 256, batch: 1, transA: false, transB: false, bF16: false }, { bias: true, residual: false, activation: 'silu' });
+    const small = selectVariant(device.info, { M: 80, N: 96, K: 128, batch: 1, transA: false, transB: true, bF16: false }, { bias: false, residual: false, activation: 'none' });
     log(`cpu-backed ${device.info.isCpuBacked}, subgroups ${device.info.features.subgroups}: gemv -> ${gemv.VARIANT}/${gemv.WG}, gemm -> ${gemm.VARIANT}`);
     const cpu = device.info.isCpuBacked;
     assertEqual([gemv.VARIANT, gemv.BLOCK], cpu ? ['blocked', '1x4'] : ['splitk', '4x4'], 'small M variant');
-    assertEqual([gemm.VARIANT, gemm.BLOCK], cpu ? ['blocked', '4x8'] : ['tiled', '4x4'], 'large GEMM variant');
+    assertEqual([gemm.VARIANT, gemm.BLOCK], cpu ? ['blocked', '8x8'] : ['tiled', '4x4'], 'GEMM variant');
+    assertEqual([small.VARIANT, small.BLOCK], cpu ? ['blocked', '4x8'] : ['tiled', '4x4'], 'small GEMM variant (fewer than 128 blocks of 8x8)');
     assertEqual([gemm.VEC_A, gemm.VEC_B, gemm.VEC_OUT, gemm.BIAS, gemm.ACT], [true, true, true, true, 'silu'], 'gemm spec');
   },
 

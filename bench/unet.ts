@@ -2,9 +2,10 @@
 // latents, the geometry guide) on this runtime and on ONNX Runtime Web (WebGPU and WASM execution providers)
 // running the reference's ONNX export with the same weights (bench/onnx/models/mini/weights.safetensors, f32 on
 // both sides; without that file ours runs on random f32 weights made here, which costs the same arithmetic).
-// Ours: the whole step of the generation loop (both guidance halves in one batch, the guide encoder on the
-// guide images, the sampler update), waited for on the GPU. ORT: the exported step graph run twice (conditional
-// with guide images, unconditional with zero tokens and zero guides), outputs read back.
+// Ours: a one-step clip of the generation loop (the guide encoder on the clip's guide images, which the loop runs
+// once per clip; both guidance halves in one batch; the sampler update), waited for on the GPU. ORT: the exported
+// step graph run twice (conditional with guide images, unconditional with zero tokens and zero guides), outputs
+// read back.
 // The guide images are random values in [0, 1] of the renderer's shape: drawing them is once per clip, not per step.
 import mini from '../weights-tools/configs/mini.json';
 import { parseConfig, type FlapConfig } from '../src/models/config';
@@ -299,7 +300,7 @@ export async function benchUnet(options: UnetOptions, files: UnetFiles, ort: Ort
   const markdown =
     `# UNet step benchmark\n\nAdapter: ${adapter}. Config mini: ${f} frames + ${m} motion frames, guidance batch 2, ${latent[0]}x${latent[1]} latents, ` +
     (guide ? `the geometry guide (${guide.size}x${guide.size} guide images, random values in [0, 1], through the guide encoder; zero guides for the unconditional half), ` : '') +
-    `f32 weights on both sides. Ours: median of ${options.reps} steps (whole loop step, GPU waited for). ` +
+    `f32 weights on both sides. Ours: median of ${options.reps} one-step clips (the guide encoded once, the whole loop step; GPU waited for). ` +
     `ORT: the reference's ONNX step run for both guidance halves, outputs read back; WASM with ${ortThreads} thread(s).\n\n` +
     markdownTable(table.columns, table.rows) +
     (notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : '') +

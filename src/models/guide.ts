@@ -22,7 +22,7 @@ export class GuideEncoder extends Module {
   }
 
   /** guide [N, size, size, 3] in [0, 1] (zeros: no guide) → conv_out(…) + `residual`, [N, h, w, C0]. */
-  forward(guide: Tensor, residual: Tensor): Tensor {
+  forward(guide: Tensor, residual?: Tensor): Tensor {
     let h = this.conv_in.forward(guide, { activation: 'silu' });
     for (const conv of this.blocks) h = conv.forward(h, { activation: 'silu' });
     return this.conv_out.forward(h, { residual });

@@ -109,14 +109,17 @@ export function denoiseClip(
       ];
       const both = (key: 'pose' | 'expr' | 'guide') => (halves[0][key] ? concat([halves[0][key]!, halves[1][key]!], 0) : undefined);
       const batch = split ? undefined : { pose: both('pose')!, expr: both('expr'), guide: both('guide') };
+      // The guides are the same at every step: encode them once for the clip.
+      const encode = <T extends { guide?: Tensor }>(t: T) => (t.guide ? { ...t, guide: undefined, guideFeatures: model.unet.encodeGuide(t.guide) } : t);
+      const [cond, uncond, batched] = batch ? [halves[0]!, halves[1]!, encode(batch)] : [encode(halves[0]!), encode(halves[1]!), undefined];
       let x = noise;
       sampler.timesteps.forEach((t, i) => {
         const next = device.scope(() => {
           const video = concat([motionLatents, x], 0);
-          const run = (sample: Tensor, tokens: { pose: Tensor; expr?: Tensor; guide?: Tensor }) =>
+          const run = (sample: Tensor, tokens: { pose: Tensor; expr?: Tensor; guideFeatures?: Tensor }) =>
             model.unet.forward(sample, new Array<number>(sample.shape[0]!).fill(t), { ...tokens, frames, reference: ref.keyValues });
-          if (!batch) return sampler.step(i, x, slice(run(video, halves[0]), 0, m, frames), 'two', slice(run(video, halves[1]), 0, m, frames));
-          const eps = run(concat([video, video], 0), batch);
+          if (!batched) return sampler.step(i, x, slice(run(video, cond), 0, m, frames), 'two', slice(run(video, uncond), 0, m, frames));
+          const eps = run(concat([video, video], 0), batched);
           return sampler.step(i, x, slice(eps, 0, m, frames), 'two', slice(eps, 0, frames + m, 2 * frames));
         });
         if (x !== noise) x.release();

@@ -59,6 +59,12 @@ export class UNet extends Module {
     ];
   }
 
+  /** Guide images [N, S, S, 3] → the guide encoder's features [N, h, w, C0], for `UNetContext.guideFeatures`. */
+  encodeGuide(guide: Tensor): Tensor {
+    if (!this.guide_encoder) throw new ShapeError('UNet: the config has no geometry guide (unet.guide) to encode');
+    return this.guide_encoder.forward(guide);
+  }
+
   /** K/V of each transformer's attn1 for ReferenceNet features [1, H·W, C] keyed like `transformers()`. */
   referenceKeyValues(features: ReadonlyMap<string, Tensor>): Map<string, KeyValue> {
     const out = new Map<string, KeyValue>();
@@ -100,9 +106,13 @@ export class UNet extends Module {
     };
     if (this.guide_encoder) {
       const s = this.guide_encoder.guide.size;
-      const g = ctx.guide;
-      if (!g) throw new ShapeError(`${where}: the config has a geometry guide (unet.guide) but none was given`);
-      if (g.rank !== 4 || g.shape[0] !== n || g.shape[1] !== s || g.shape[2] !== s || g.shape[3] !== 3) {
+      const g = ctx.guide, f = ctx.guideFeatures;
+      if (f) {
+        const want = [n, h, w, c.block_out_channels[0]!];
+        if (f.shape.length !== 4 || f.shape.some((d, i) => d !== want[i])) throw new ShapeError(`${where}: guide features must be [${want.join(', ')}] (got [${f.shape.join(', ')}])`);
+      } else if (!g) {
+        throw new ShapeError(`${where}: the config has a geometry guide (unet.guide) but none was given`);
+      } else if (g.rank !== 4 || g.shape[0] !== n || g.shape[1] !== s || g.shape[2] !== s || g.shape[3] !== 3) {
         throw new ShapeError(`${where}: guide must be [${n}, ${s}, ${s}, 3] (got [${g.shape.join(', ')}])`);
       }
     }
@@ -125,8 +135,9 @@ export class UNet extends Module {
     return device.scope(() => {
       const c = this.config;
       const tembSilu = silu(this.time_embedding.forward(device, timesteps, c.block_out_channels[0]!, c.flip_sin_to_cos, c.freq_shift));
-      let h = this.conv_in.forward(sample);
-      if (this.guide_encoder) h = this.guide_encoder.forward(ctx.guide!, h);
+      // With the guide already encoded, conv_in adds it in its epilogue: the same sum as the guide encoder adding conv_in's output.
+      let h = this.conv_in.forward(sample, { residual: ctx.guideFeatures });
+      if (this.guide_encoder && !ctx.guideFeatures) h = this.guide_encoder.forward(ctx.guide!, h);
       const skips: Tensor[] = [h];
       this.down_blocks.forEach((block, i) => {
         const { out, states } = block.forward(h, tembSilu, ctx);

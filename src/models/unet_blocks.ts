@@ -26,6 +26,11 @@ export interface UNetContext {
   intermediates?: Map<string, Tensor>;
   /** Geometry guide images [B·F, S, S, 3] when the config has `guide` (zeros where the condition is dropped). */
   guide?: Tensor;
+  /**
+   * Or their encoding, `UNet.encodeGuide(guide)` [B·F, h, w, C0]: the guides do not change between a clip's
+   * steps, so the sampler encodes them once per clip.
+   */
+  guideFeatures?: Tensor;
 }
 
 export function runAttention(attn: Transformer2DModel, h: Tensor, ctx: UNetContext): Tensor {

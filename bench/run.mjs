@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs a benchmark suite in headless Chromium: `node bench/run.mjs kernels|unet [--set mini,sd15] [--ops a,b] [--reps 5]`.
+// Runs a benchmark suite in headless Chromium: `node bench/run.mjs kernels|unet [--set mini,sd15] [--ops a,b] [--peers ort-wasm] [--reps 5]`.
 // It serves the repository with Vite (scripts/serve.mjs; plus the peers' browser builds listed in bench/vendor.json
 // from node_modules, byte for byte, under the page's vendor/), opens the benchmark page (bench/index.html, the same
 // page the built site carries), lets it time this runtime and its peers side by side in one run, and writes
@@ -19,12 +19,13 @@ const { values, positionals } = parseArgs({
     set: { type: 'string' },
     ops: { type: 'string' },
     reps: { type: 'string', default: '5' },
+    peers: { type: 'string' },
     out: { type: 'string', default: join(root, 'bench', 'results') },
   },
 });
 const suite = positionals[0];
 if (suite !== 'kernels' && suite !== 'unet') {
-  process.stderr.write('usage: node bench/run.mjs kernels|unet [--set mini,sd15] [--ops conv2d3x3,...] [--reps 5] [--out dir]\n');
+  process.stderr.write('usage: node bench/run.mjs kernels|unet [--set mini,sd15] [--ops conv2d3x3,...] [--peers ort,tfjs | ort-webgpu,ort-wasm] [--reps 5] [--out dir]\n');
   process.exit(2);
 }
 const reps = Number(values.reps);
@@ -68,7 +69,7 @@ try {
     await page.goto(`${server.url}/bench/index.html`);
     await page.waitForFunction('window.__benchReady === true', { timeout: 120_000 });
     const t0 = Date.now();
-    const result = await page.evaluate((s, o) => window.__runBench(s, o), suite, { reps, sets: values.set?.split(','), ops: values.ops?.split(',') });
+    const result = await page.evaluate((s, o) => window.__runBench(s, o), suite, { reps, sets: values.set?.split(','), ops: values.ops?.split(','), peers: values.peers?.split(',') });
     if (result.error) throw new Error(result.error);
     mkdirSync(values.out, { recursive: true });
     writeFileSync(join(values.out, `${suite}.json`), JSON.stringify(result.rows, null, 1) + '\n');

@@ -167,7 +167,7 @@ export async function main(argv: readonly string[], root: string): Promise<numbe
       await writeFile(options.coeffsOut, JSON.stringify({ fps: result.fps, coefficients: rows }));
     }
     process.stderr.write(
-      `wrote ${options.out}: ${result.frameCount} frames at ${result.fps} fps in ${result.seconds.toFixed(1)} s with ${result.model} (${model.label}), ${result.steps} sampler steps` +
+      `wrote ${options.out}: ${result.frameCount} frames at ${result.fps} fps in ${result.seconds.toFixed(1)} s (model loaded at ${result.loadSeconds.toFixed(1)} s, first frame at ${result.firstFrameSeconds.toFixed(1)} s) with ${result.model} (${model.label}), ${result.steps} sampler steps` +
         `${result.trained ? '' : ' (untrained test weights: expect noise)'} on ${result.adapter}; peak GPU memory ${(result.peakBytes / 1e6).toFixed(1)} MB\n`,
     );
     return 0;

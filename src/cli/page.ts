@@ -26,7 +26,10 @@ export type RenderResult =
       trained: boolean;
       adapter: string;
       steps: number;
+      /** From the request to the end; to the model loaded; to the first frame decoded (all in the page). */
       seconds: number;
+      loadSeconds: number;
+      firstFrameSeconds: number;
       video: string;
       mimeType: string;
       frames: string[];
@@ -74,6 +77,8 @@ window.flapRender = async (req) => {
     });
     // On a CPU-backed adapter (SwiftShader) a step of a real model takes tens of seconds: without an explicit
     // --steps the command line keeps to CPU_STEPS so that the bundled sample finishes in minutes.
+    const loadSeconds = (performance.now() - t0) / 1000;
+    let firstFrameSeconds = 0;
     const steps = req.steps ?? (flap.device.info.isCpuBacked ? Math.min(CPU_STEPS, flap.config.scheduler.default_steps) : undefined);
     const { externalRows, ...controls } = req.controls;
     if (externalRows) controls.external = { ...(controls.external ?? {}), sequence: new CoefficientSequence(Float32Array.from(externalRows), flap.config.video.fps) };
@@ -90,6 +95,9 @@ window.flapRender = async (req) => {
       guidanceScale: req.guidanceScale,
       seed: req.seed,
       onProgress: (p) => window.flapProgress?.(JSON.stringify(p)),
+      onFrame: () => {
+        firstFrameSeconds ||= (performance.now() - t0) / 1000;
+      },
     });
     const file = await encodeVideo(video, req.format);
     const frames = req.wantFrames ? await Promise.all(video.frames.map((f) => pngOf(f.rgba, f.width, f.height))) : [];
@@ -103,6 +111,8 @@ window.flapRender = async (req) => {
       adapter: [adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' / '),
       steps: steps ?? flap.config.scheduler.default_steps,
       seconds: (performance.now() - t0) / 1000,
+      loadSeconds,
+      firstFrameSeconds,
       video: toBase64(file.bytes),
       mimeType: file.mimeType,
       frames,

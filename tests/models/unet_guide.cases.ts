@@ -34,5 +34,4 @@ export const cases: Cases = {
       model.release();
     }
   },
-
 };

@@ -27,7 +27,8 @@ from common import (RUNS, Budget, Distributed, Log, add_run_arguments, load_chec
 from data import Shards
 from flap_ref.config import load_config
 from flap_ref.estimator import ESTIMATES, SCALE as SCALE_LIST, Estimator, targets
-from shipped import part, shipped_state
+from flap_ref.safetensors import load_file
+from shipped import START, part, shipped_state
 
 PROBE_TARGETS = ESTIMATES
 SCALE = torch.tensor(SCALE_LIST)
@@ -37,8 +38,17 @@ Probe = Estimator
 
 
 def load_probe() -> Probe:
+    """This round's probe, else (a round that skipped the probe stage, say on a fresh machine) the estimator of the
+    model the round starts from, which is an earlier round's probe as it shipped (f16 values)."""
     probe = Probe()
-    probe.load_state_dict(torch.load(os.path.join(RUNS, "probe", "final.pt"), map_location="cpu")["model"])
+    path = os.path.join(RUNS, "probe", "final.pt")
+    if os.path.exists(path):
+        probe.load_state_dict(torch.load(path, map_location="cpu")["model"])
+    else:
+        shipped = load_file(os.path.join(START, "weights.safetensors"))
+        if not any(k.startswith("estimator.") for k in shipped):
+            raise FileNotFoundError(f"no probe run ({path}) and no estimator in {START}: run train/probe.py")
+        probe.load_state_dict({k: v.float() for k, v in part(shipped, "estimator").items()})
     return probe.eval()
 
 

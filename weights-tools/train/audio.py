@@ -24,7 +24,7 @@ from common import (RUNS, Budget, Distributed, Log, add_run_arguments, load_chec
 from flap_ref.audio2flame import Audio2Flame
 from flap_ref.mel_encoder import build_audio_encoder
 from flap_ref.config import load_config
-from shipped import part, shipped_state
+from shipped import START_LABEL, part, shipped_state
 from world.data import load_shard, shard_paths, utterances
 
 SAMPLES_PER_FRAME = 640
@@ -102,7 +102,7 @@ def main() -> None:
         if not any(k.startswith(("audio_encoder.", "audio2flame.")) for k in fresh):
             enc.load_state_dict(part(shipped, "audio_encoder"))
             head.load_state_dict(part(shipped, "audio2flame"))
-            log(init="models/flap-mini")
+            log(init=START_LABEL)
     if state is not None:
         enc.load_state_dict(state["encoder"])
         head.load_state_dict(state["head"])

@@ -21,6 +21,8 @@ ASSET = os.path.join(SHIPPED, "head_asset.safetensors")
 # that was not shipped, so that its training is not lost (models/candidates/).
 # A relative path is taken from the repository root (run_all.sh runs from weights-tools/train).
 START = os.path.join(os.path.dirname(TOOLS), os.environ.get("FLAP_WARM_START", SHIPPED))
+# How the logs name it.
+START_LABEL = os.path.relpath(START, os.path.dirname(TOOLS))
 
 
 def shipped_config() -> dict:

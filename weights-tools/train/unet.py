@@ -38,7 +38,7 @@ from flap_ref.guide import GuideRenderer
 from flap_ref.reference_net import ReferenceNet
 from flap_ref.unet import UNet
 from flap_ref.unet_blocks import Context
-from shipped import ASSET, part, shipped_config, shipped_state
+from shipped import ASSET, START_LABEL, part, shipped_config, shipped_state
 
 STAGES = ("pose", "expression", "video")
 
@@ -134,7 +134,7 @@ def main() -> None:
         mine = ("coeff_encoder", "reference_net", "unet")
         parts.load_state_dict({k: v for k, v in weights.items() if k.split(".")[0] in mine})
         fresh = sorted({".".join(k.split(".")[:2]) for k in fresh if k.split(".")[0] in mine})
-        log(init="models/flap-mini", fresh=",".join(fresh) or "none")
+        log(init=START_LABEL, fresh=",".join(fresh) or "none")
     for name, p in parts.named_parameters():
         p.requires_grad_(trainable(args.stage, name))
     params = [p for p in parts.parameters() if p.requires_grad]

@@ -27,7 +27,6 @@ from common import (RUNS, Budget, Distributed, Log, add_run_arguments, load_chec
 from data import Shards
 from flap_ref.config import load_config
 from flap_ref.estimator import ESTIMATES, SCALE as SCALE_LIST, Estimator, targets
-from flap_ref.safetensors import load_file
 from shipped import START, part, shipped_state
 
 PROBE_TARGETS = ESTIMATES
@@ -37,18 +36,21 @@ WEIGHTS = torch.tensor([EYELID_WEIGHT if name.startswith("eyelid") else 1.0 for 
 Probe = Estimator
 
 
+def start_estimator() -> dict[str, torch.Tensor] | None:
+    """The estimator of the model the round starts from (an earlier round's probe as it shipped), or None."""
+    shipped, fresh = shipped_state(load_config("mini"))
+    return None if any(k.startswith("estimator.") for k in fresh) else part(shipped, "estimator")
+
+
 def load_probe() -> Probe:
-    """This round's probe, else (a round that skipped the probe stage, say on a fresh machine) the estimator of the
-    model the round starts from, which is an earlier round's probe as it shipped (f16 values)."""
+    """This round's probe, else (a round that skipped the probe stage, say on a fresh machine) the starting model's
+    estimator (f16 values)."""
     probe = Probe()
     path = os.path.join(RUNS, "probe", "final.pt")
-    if os.path.exists(path):
-        probe.load_state_dict(torch.load(path, map_location="cpu")["model"])
-    else:
-        shipped = load_file(os.path.join(START, "weights.safetensors"))
-        if not any(k.startswith("estimator.") for k in shipped):
-            raise FileNotFoundError(f"no probe run ({path}) and no estimator in {START}: run train/probe.py")
-        probe.load_state_dict({k: v.float() for k, v in part(shipped, "estimator").items()})
+    weights = torch.load(path, map_location="cpu")["model"] if os.path.exists(path) else start_estimator()
+    if weights is None:
+        raise FileNotFoundError(f"no probe run ({path}) and no estimator in {START}: run train/probe.py")
+    probe.load_state_dict(weights)
     return probe.eval()
 
 
@@ -71,9 +73,9 @@ def main() -> None:
     state = load_checkpoint(ckpt_path)
     if state is None:
         # Rounds accumulate: the shipped model's estimator is this probe trained before.
-        shipped, fresh = shipped_state(load_config("mini"))
-        if not any(k.startswith("estimator.") for k in fresh):
-            probe.load_state_dict(part(shipped, "estimator"))
+        weights = start_estimator()
+        if weights is not None:
+            probe.load_state_dict(weights)
             print("probe: started from the shipped estimator")
     if state is not None:
         probe.load_state_dict(state["model"])

@@ -93,7 +93,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", type=int, default=12)
     ap.add_argument("--steps", type=int, default=8)
-    ap.add_argument("--guidance", type=float, default=2.0)
+    ap.add_argument("--guidance", type=float, help="classifier-free guidance (default the model's own, "
+                    "config scheduler.default_guidance_scale, as the library samples it)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--model", default=CANDIDATE, help="model directory (default the exported candidate)")
     ap.add_argument("--out", help="where to write the metrics (default MODEL/metrics.json)")
@@ -105,7 +106,8 @@ def main() -> None:
     out_path = args.out or os.path.join(args.model, "metrics.json")
     run = lambda image, ref_c, c: generate(model, None, image, ref_c, opts, coeffs=c, renderer=renderer)[0]  # noqa: E731
     probe = load_probe()
-    opts = SamplingOptions("dpmpp_2m", args.steps, args.guidance, seed=1)
+    guidance = args.guidance if args.guidance is not None else cfg["scheduler"]["default_guidance_scale"]
+    opts = SamplingOptions("dpmpp_2m", args.steps, guidance, seed=1)
     held = Shards("heldout", 2, seed=21)
     m = {}
 

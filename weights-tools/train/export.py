@@ -96,11 +96,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stage", help="UNet stage whose weights to export (default the latest finished)")
     ap.add_argument("--out", default=CANDIDATE)
+    ap.add_argument("--guidance", type=float, help="the candidate's default classifier-free guidance "
+                    "(scheduler.default_guidance_scale; default that of configs/mini.json)")
     args = ap.parse_args()
     OUT = args.out
     model, cfg, info = assemble(args.stage)
     os.makedirs(OUT, exist_ok=True)
     cfg = dict(cfg, name="flap-mini")
+    if args.guidance is not None:
+        if not args.guidance >= 1.0:
+            raise ValueError(f"--guidance must be a number >= 1 (1 is no guidance), not {args.guidance}")
+        cfg["scheduler"] = dict(cfg["scheduler"], default_guidance_scale=args.guidance)
     with open(os.path.join(OUT, "config.json"), "w", encoding="utf-8") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")

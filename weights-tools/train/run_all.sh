@@ -9,8 +9,10 @@
 #
 # Minutes per stage (cumulative over resumptions): PROBE=10 AE=0 POSE=40 EXPR=20 VIDEO=12 AUDIO=20 (0 skips the
 # stage and keeps the shipped part); TRAIN_IDS=300 training identities (6 shards of 50), SPEECH_IDS=3000
-# speech-only utterances; JOBS=2 data processes;
-# EVAL_CLIPS=8; NOTE="what this round changed" for models/flap-mini/rounds.json.
+# speech-only utterances (made only when AUDIO is not 0); JOBS=2 data processes; FREEZE_REFERENCE=1 keeps the
+# ReferenceNet fixed in the UNet stages (unet.py --freeze-reference); GUIDANCE=g the candidate's default guidance
+# (export.py --guidance), with which evaluate.py samples it; EVAL_CLIPS=8; NOTE="what this round changed" for
+# models/flap-mini/rounds.json.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=/usr/bin/python3
@@ -24,18 +26,23 @@ for k in $(seq 0 $((jobs - 1))); do
 done
 wait
 # Speech-only utterances for the audio head (about 4 minutes on one core), beside the UNet's first stage.
-"$PY" ../make_dataset.py --train 0 --heldout 0 --speech "${SPEECH_IDS:-3000}" &
-speech=$!
+speech=
+if [ "${AUDIO:-20}" != 0 ]; then
+  "$PY" ../make_dataset.py --train 0 --heldout 0 --speech "${SPEECH_IDS:-3000}" &
+  speech=$!
+fi
+unet_flags=()
+[ "${FREEZE_REFERENCE:-0}" = 1 ] && unet_flags+=(--freeze-reference)
 shards=$(( (${TRAIN_IDS:-300} + 49) / 50 ))
 run autoencoder "${AE:-0}" autoencoder.py --minutes "${AE:-0}" --shards "$shards"
-run unet-pose "${POSE:-40}" unet.py --stage pose --minutes "${POSE:-40}" --shards "$shards"
-run unet-expression "${EXPR:-20}" unet.py --stage expression --minutes "${EXPR:-20}" --shards "$shards"
-run unet-video "${VIDEO:-12}" unet.py --stage video --minutes "${VIDEO:-12}" --shards "$shards"
-wait "$speech"
+run unet-pose "${POSE:-40}" unet.py --stage pose "${unet_flags[@]}" --minutes "${POSE:-40}" --shards "$shards"
+run unet-expression "${EXPR:-20}" unet.py --stage expression "${unet_flags[@]}" --minutes "${EXPR:-20}" --shards "$shards"
+run unet-video "${VIDEO:-12}" unet.py --stage video "${unet_flags[@]}" --minutes "${VIDEO:-12}" --shards "$shards"
+[ -z "$speech" ] || wait "$speech"
 run audio "${AUDIO:-20}" audio.py --minutes "${AUDIO:-20}" --shards "$shards"
 run probe "${PROBE:-10}" probe.py --minutes "${PROBE:-10}" --shards "$shards"
 [ -f "$RUNS/shipped-metrics.json" ] || "$PY" evaluate.py --model ../../models/flap-mini --out "$RUNS/shipped-metrics.json" --clips "${EVAL_CLIPS:-8}"
-"$PY" export.py
+"$PY" export.py ${GUIDANCE:+--guidance "$GUIDANCE"}
 "$PY" evaluate.py --clips "${EVAL_CLIPS:-8}"
 # The round is over either way: its stages move to $RUNS/finished-<time>/, so the next round trains afresh
 # instead of skipping every stage a finished one left behind.

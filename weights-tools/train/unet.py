@@ -43,7 +43,9 @@ from shipped import ASSET, START_LABEL, part, shipped_config, shipped_state
 STAGES = ("pose", "expression", "video")
 
 
-def trainable(stage: str, name: str) -> bool:
+def trainable(stage: str, name: str, freeze_reference: bool = False) -> bool:
+    if freeze_reference and name.startswith("reference_net."):
+        return False
     if stage == "video":
         return "motion_modules" in name
     if "motion_modules" in name:
@@ -109,6 +111,9 @@ def main() -> None:
     ap.add_argument("--init", help="final.pt whose weights a fresh stage starts from (instead of the previous stage's)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--motion-noise", type=float, default=0.2, help="largest std of the noise on motion latents")
+    ap.add_argument("--freeze-reference", action="store_true",
+                    help="keep the ReferenceNet as it starts (an expression stage that trains it learns to copy the "
+                         "portrait's mouth instead of following the guide's)")
     add_run_arguments(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -135,8 +140,10 @@ def main() -> None:
         parts.load_state_dict({k: v for k, v in weights.items() if k.split(".")[0] in mine})
         fresh = sorted({".".join(k.split(".")[:2]) for k in fresh if k.split(".")[0] in mine})
         log(init=START_LABEL, fresh=",".join(fresh) or "none")
+    if args.freeze_reference:
+        log(frozen="reference_net")
     for name, p in parts.named_parameters():
-        p.requires_grad_(trainable(args.stage, name))
+        p.requires_grad_(trainable(args.stage, name, args.freeze_reference))
     params = [p for p in parts.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
     step, elapsed = 0, 0.0

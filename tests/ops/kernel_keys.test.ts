@@ -58,7 +58,7 @@ const spaces: Record<string, SpecSpace> = {
       VEC_OUT: BOOL, B_F16: BOOL, BIAS: BOOL, RES: BOOL, ACT: ACTS, WG: [1, 4, 16, 64], SUBGROUPS: BOOL,
     },
   },
-  'nn/conv2d': { def: conv2dKernel, bases: [conv2dBase], values: { CO: [1, 2, 4, 8], PX: [1, 4, 8], VEC: BOOL, W16: BOOL, ACT: ACTS, BIAS: BOOL, RESIDUAL: BOOL, WG: [32, 64] } },
+  'nn/conv2d': { def: conv2dKernel, bases: [conv2dBase], values: { CO: [1, 2, 4, 8, 16], PX: [1, 4, 8], VEC: BOOL, W16: BOOL, ACT: ACTS, BIAS: BOOL, RESIDUAL: BOOL, WG: [32, 64] } },
   'nn/conv2d_tiled': { def: conv2dTiledKernel, bases: [{ W16: false, ACT: 'silu', BIAS: true, RESIDUAL: false }], values: { W16: BOOL, ACT: ACTS, BIAS: BOOL, RESIDUAL: BOOL } },
   'nn/attention': {
     def: attentionKernel,

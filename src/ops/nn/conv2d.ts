@@ -14,7 +14,7 @@ import { conv2dTiledKernel, tiledDispatch, type Conv2dTiledSpec } from './conv2d
 /** 2-D convolution, channels last, as an implicit GEMM; 1x1 stride-1 unpadded convolutions go through matmul. */
 export type Conv2dSpec = {
   /** Output channels per thread (they share a group). */
-  readonly CO: 1 | 2 | 4 | 8;
+  readonly CO: 1 | 2 | 4 | 8 | 16;
   /** Neighbouring output pixels of a row per thread. */
   readonly PX: 1 | 4 | 8;
   /** Input channels per group are a multiple of 4: vec4 loads. */
@@ -139,7 +139,7 @@ export function conv2dChoiceName(v: Conv2dVariant): string {
 
 function parseChoice(name: string, s: Conv2dShape): Conv2dVariant | undefined {
   if (name === 'tiled') return s.groups === 1 ? 'tiled' : undefined;
-  const m = /^co(\d)-px(\d)$/.exec(name);
+  const m = /^co(\d+)-px(\d)$/.exec(name);
   return m ? { CO: Number(m[1]) as Conv2dSpec['CO'], PX: Number(m[2]) as Conv2dSpec['PX'], VEC: s.cinPerGroup % 4 === 0 } : undefined;
 }
 
@@ -149,7 +149,7 @@ export function selectConv2d(info: DeviceInfo, s: Conv2dShape, forced?: Conv2dVa
   const tuned = tunedChoice(info, 'conv2d', conv2dShapeClass(s));
   const parsed = tuned === undefined ? undefined : parseChoice(tuned, s);
   if (parsed) return parsed;
-  return !info.isCpuBacked && s.groups === 1 ? 'tiled' : selectBlocking(s.cout, s.groups, s.cinPerGroup, s.outW);
+  return !info.isCpuBacked && s.groups === 1 ? 'tiled' : selectBlocking(s.cout, s.groups, s.cinPerGroup, s.outW, s.kh * s.kw);
 }
 
 const pair = (v: number | readonly number[] | undefined, d: number): [number, number] =>
@@ -158,14 +158,21 @@ const pair = (v: number | readonly number[] | undefined, d: number): [number, nu
 /**
  * Register blocking, measured on SwiftShader (tests/ops/nn/conv2d_perf.mjs, GFLOP/s per CPU-second with the
  * pixel and channel loops unrolled): 8 channels x 4 pixels 1.3-1.7 on the mini UNet's 3x3 shapes (4 x 4:
- * 1.0-1.3; 16 x 4: no steady gain); 8 pixels on images at least 16 wide (sd15's 32x32: 1.9 against 1.5). A
- * single output channel per group (depthwise) keeps CO = 1, images narrower than 4 pixels PX = 1.
+ * 1.0-1.3); 8 pixels on images at least 16 wide (sd15's 32x32: 1.9 against 1.5). 16 channels where the block's
+ * weights are small (at most SMALL_BLOCK values of Cin/g x KH x KW per channel: the mini UNet's 3x3 convs up to
+ * 224 input channels), since each input value loaded then feeds twice the multiply-adds; on larger reductions
+ * the 16 weight streams no longer stay in cache and it loses. A single output channel per group (depthwise)
+ * keeps CO = 1, images narrower than 4 pixels PX = 1.
  */
-export function selectBlocking(cout: number, groups: number, cinPerGroup: number, outW: number): Conv2dBlocking {
+export function selectBlocking(cout: number, groups: number, cinPerGroup: number, outW: number, taps: number): Conv2dBlocking {
   const coutPerGroup = cout / groups;
-  const CO = ([8, 4, 2, 1] as const).find((c) => coutPerGroup % c === 0)!;
+  const wide = cinPerGroup * taps <= SMALL_BLOCK ? ([16, 8, 4, 2, 1] as const) : ([8, 4, 2, 1] as const);
+  const CO = wide.find((c) => coutPerGroup % c === 0)!;
   return { CO, PX: outW >= 16 ? 8 : outW >= 4 ? 4 : 1, VEC: cinPerGroup % 4 === 0 };
 }
+
+/** The largest Cin/g x KH x KW for which 16 output channels per thread pay (see selectBlocking). */
+export const SMALL_BLOCK = 2048;
 
 /**
  * act(conv2d(x, w) + bias) + residual. x f32 [N, H, W, Cin] (channels last); w from `prepareConvWeight`;
@@ -243,14 +250,14 @@ export function conv2d(x: Tensor, w: ConvWeight, bias?: Tensor, options: Conv2dO
 }
 
 /**
- * The variants the tuner tries for a shape: the tiled kernel (one group), the default blocking, and 4 or 8
+ * The variants the tuner tries for a shape: the tiled kernel (one group), the default blocking, and 4, 8 or 16
  * channels by 4 or 8 pixels where they fit (narrower blockings never won a measured shape).
  */
 export function conv2dCandidates(s: Conv2dShape): Conv2dVariant[] {
   const VEC = s.cinPerGroup % 4 === 0;
-  const base = selectBlocking(s.cout, s.groups, s.cinPerGroup, s.outW);
+  const base = selectBlocking(s.cout, s.groups, s.cinPerGroup, s.outW, s.kh * s.kw);
   const list: Conv2dVariant[] = [...(s.groups === 1 ? ['tiled' as const] : []), base];
-  for (const CO of [8, 4] as const) {
+  for (const CO of [16, 8, 4] as const) {
     for (const PX of [8, 4] as const) {
       if ((s.cout / s.groups) % CO === 0 && !(CO === base.CO && PX === base.PX)) list.push({ CO, PX, VEC });
     }

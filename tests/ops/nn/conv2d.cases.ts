@@ -112,13 +112,15 @@ export const cases: Cases = {
     }
   },
 
-  'every register blocking (channels 1/2/4/8 x pixels 1/4 x scalar/vec4) with f32 and f16 weights matches the reference where it fits': async ({ device, log }) => {
+  'every register blocking (channels 1/2/4/8/16 x pixels 1/4/8 x scalar/vec4) with f32 and f16 weights matches the reference where it fits': async ({ device, log }) => {
     const r = rng(31);
     const vec = { n: 1, dil: [1, 1] as [number, number], act: 'silu' as const, bias: true, residual: true, k: [3, 3] as [number, number] };
     const list: Problem[] = [
       { ...vec, h: 6, w: 7, cin: 8, cout: 16, stride: [1, 1], pad: [1, 1, 1, 1], groups: 1 },
       { ...vec, n: 2, h: 5, w: 9, cin: 12, cout: 8, stride: [2, 2], pad: [0, 0, 1, 1], groups: 1, act: 'none', residual: false },
       { ...vec, h: 4, w: 10, cin: 16, cout: 16, stride: [1, 1], pad: [1, 1, 1, 1], groups: 2 },
+      // 16 channels per group in the second group too, a row not a multiple of the pixel blocking.
+      { ...vec, h: 5, w: 11, cin: 24, cout: 32, stride: [1, 1], pad: [1, 1, 1, 1], groups: 2 },
       ...problems(9, 32).filter((p) => p.k[0] * p.k[1] > 1),
     ];
     let runs = 0;
@@ -131,8 +133,10 @@ export const cases: Cases = {
       const ow = Math.floor((p.w + p.pad[1] + p.pad[3] - p.dil[1] * (kw - 1) - 1) / p.stride[1]) + 1;
       const res = randomArray(p.n * oh * ow * p.cout, r);
       const expect = reference(p, x, w, b, res);
-      for (const CO of [1, 2, 4, 8] as const) for (const PX of [1, 4, 8] as const) for (const VEC of [false, true]) for (const f16 of [false, true]) {
+      for (const CO of [1, 2, 4, 8, 16] as const) for (const PX of [1, 4, 8] as const) for (const VEC of [false, true]) for (const f16 of [false, true]) {
         if ((p.cout / p.groups) % CO !== 0 || (VEC && (p.cin / p.groups) % 4 !== 0)) continue;
+        // The f16 weight load depends on CO and VEC only, not on the pixel blocking: one PX covers it.
+        if (f16 && PX !== 4) continue;
         const variant = { CO, PX, VEC };
         await device.scopeAsync(async () => {
           const shape = [p.cout, p.cin / p.groups, kh, kw];
@@ -223,7 +227,7 @@ export const cases: Cases = {
     await device.scopeAsync(async () => {
       const prepared = prepareConvWeight(device.tensor([6, 3, 3, 3]));
       const x = device.tensor([1, 5, 5, 3]);
-      const base = selectBlocking(6, 1, 3, 5);
+      const base = selectBlocking(6, 1, 3, 5, 9);
       await assertThrows(() => conv2d(x, prepared, undefined, { padding: 1, variant: { ...base, CO: 4 } }), ShapeError, /CO=4/);
       await assertThrows(() => conv2d(x, prepared, undefined, { padding: 1, variant: { ...base, VEC: true } }), ShapeError, /VEC=true/);
       prepared.weight.release();

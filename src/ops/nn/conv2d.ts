@@ -155,24 +155,24 @@ export function selectConv2d(info: DeviceInfo, s: Conv2dShape, forced?: Conv2dVa
 const pair = (v: number | readonly number[] | undefined, d: number): [number, number] =>
   v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : [v[0]!, v[1]!];
 
+/** The largest Cin/g x KH x KW for which 16 output channels per thread are chosen. */
+const SMALL_BLOCK = 4096;
+
 /**
- * Register blocking, measured on SwiftShader (tests/ops/nn/conv2d_perf.mjs, GFLOP/s per CPU-second with the
- * pixel and channel loops unrolled): 8 channels x 4 pixels 1.3-1.7 on the mini UNet's 3x3 shapes (4 x 4:
- * 1.0-1.3); 8 pixels on images at least 16 wide (sd15's 32x32: 1.9 against 1.5). 16 channels where the block's
- * weights are small (at most SMALL_BLOCK values of Cin/g x KH x KW per channel: the mini UNet's 3x3 convs up to
- * 224 input channels), since each input value loaded then feeds twice the multiply-adds; on larger reductions
- * the 16 weight streams no longer stay in cache and it loses. A single output channel per group (depthwise)
- * keeps CO = 1, images narrower than 4 pixels PX = 1.
+ * Register blocking, measured on SwiftShader (tests/ops/nn/conv2d_perf.mjs, GFLOP/s per CPU-second, 3x3, the
+ * mini UNet's batch of 20 frames): 8 pixels wherever a row has at least 8 (mini 8x8: 1.32 against 0.79 for 4
+ * pixels), and then 16 output channels where a channel's weights are small (Cin/g x KH x KW <= SMALL_BLOCK): each
+ * input value loaded feeds twice the multiply-adds (mini 16x16, 144 -> 48: 1.53 against 1.13; sd15's 320- and
+ * 640-channel convs measured even either way). 4-pixel rows keep 8 channels x 4 pixels (16 x 4 won one shape of two). A
+ * single output channel per group (depthwise) keeps CO = 1, images narrower than 4 pixels PX = 1.
  */
 export function selectBlocking(cout: number, groups: number, cinPerGroup: number, outW: number, taps: number): Conv2dBlocking {
   const coutPerGroup = cout / groups;
-  const wide = cinPerGroup * taps <= SMALL_BLOCK ? ([16, 8, 4, 2, 1] as const) : ([8, 4, 2, 1] as const);
-  const CO = wide.find((c) => coutPerGroup % c === 0)!;
-  return { CO, PX: outW >= 16 ? 8 : outW >= 4 ? 4 : 1, VEC: cinPerGroup % 4 === 0 };
+  const PX = outW >= 8 ? 8 : outW >= 4 ? 4 : 1;
+  const widths = PX === 8 && cinPerGroup * taps <= SMALL_BLOCK ? ([16, 8, 4, 2, 1] as const) : ([8, 4, 2, 1] as const);
+  const CO = widths.find((c) => coutPerGroup % c === 0)!;
+  return { CO, PX, VEC: cinPerGroup % 4 === 0 };
 }
-
-/** The largest Cin/g x KH x KW for which 16 output channels per thread pay (see selectBlocking). */
-export const SMALL_BLOCK = 2048;
 
 /**
  * act(conv2d(x, w) + bias) + residual. x f32 [N, H, W, Cin] (channels last); w from `prepareConvWeight`;

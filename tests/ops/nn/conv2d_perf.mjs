@@ -14,6 +14,8 @@ try {
   console.log(`adapter: ${device.info.description || device.info.vendor}, cpu-backed ${device.info.isCpuBacked}`);
   const sets = {
     mini: [[20, 48, 16, 16, 48], [20, 96, 8, 8, 96], [20, 160, 4, 4, 160]],
+    // The up blocks' first convs read the skip connection concatenated to the features.
+    'mini-up': [[20, 320, 4, 4, 160], [20, 256, 8, 8, 96], [20, 144, 8, 8, 96], [20, 144, 16, 16, 48], [20, 96, 16, 16, 48]],
     sd15: [[1, 320, 32, 32, 320], [1, 640, 16, 16, 640]],
   };
   const chosen = process.argv.slice(2).length ? process.argv.slice(2) : ['mini'];

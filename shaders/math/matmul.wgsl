@@ -1,4 +1,4 @@
-//! params: VARIANT, BLOCK, TRANS_A, TRANS_B, VEC_A, VEC_B, VEC_OUT, B_F16, BIAS, RES, ACT, WG, SUBGROUPS
+//! params: VARIANT, BLOCK, FR, FC, TRANS_A, TRANS_B, VEC_A, VEC_B, VEC_OUT, B_F16, BIAS, RES, ACT, WG, SUBGROUPS
 // out[z, m, n] = act(sum_k A[z, m, k] * B[z, k, n] + bias[n]) + res[z, m, n], one batch matrix per
 // workgroup z (A and B batch offsets come from broadcast strides). A is [M, K] or, with TRANS_A, [K, M];
 // B is [K, N] or, with TRANS_B, [N, K] (PyTorch's linear weight); B may be f16 packed two per u32.
@@ -265,9 +265,9 @@ fn store(z: u32, m0: u32, n0: u32, acc: mat4x4<f32>, rows: u32) {
 // ---------------------------------------------------------------- variants
 
 #if VARIANT == blocked
-// BLOCK outputs per thread (rows x columns: 1x4, 4x4, 4x8 or 8x8), as one, two or four 4x4 fragments (1x4:
-// one row, for a few tokens, so no thread computes rows that do not exist): a larger block loads fewer
-// operands per multiply-add but leaves fewer threads.
+// BLOCK outputs per thread (rows x columns: 1x4, or FR x FC fragments of 4x4: 4x4 up to 16x16); 1x4 uses one A
+// row (a vec4 over k), for a few tokens, so no thread computes rows that do not exist. A larger block loads
+// fewer operands per multiply-add but leaves fewer threads.
 #if BLOCK == 1x4
 @compute @workgroup_size(64, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -290,71 +290,57 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 #else
 @compute @workgroup_size(8, 8)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-#if BLOCK == 4x4
-  let n0 = gid.x * 4u;
-#else
-  let n0 = gid.x * 8u;
-  // The second column fragment, kept inside the matrix (its results are dropped when n0 + 4 >= N).
-  let n1 = min(n0 + 4u, ((params.N - 1u) / 4u) * 4u);
-#endif
-#if BLOCK == 8x8
-  let m0 = gid.y * 8u;
-  let m1 = min(m0 + 4u, params.M - 1u);
-#else
-  let m0 = gid.y * 4u;
-#endif
+  let n0 = gid.x * (4u * {{FC}}u);
+  let m0 = gid.y * (4u * {{FR}}u);
   if (n0 >= params.N || m0 >= params.M) {
     return;
   }
   let bases = batchBases(gid.z);
-  var acc00 = mat4x4<f32>();
-  var acc01 = mat4x4<f32>();
-  var acc10 = mat4x4<f32>();
-  var acc11 = mat4x4<f32>();
+  // Fragment origins kept inside the matrix (the results of one past the edge are never stored).
+  var ms: array<u32, {{FR}}>;
+  var ns: array<u32, {{FC}}>;
+  #for $r < FR unroll
+    ms[$r] = min(m0 + $r * 4u, params.M - 1u);
+  #endfor
+  #for $c < FC unroll
+    ns[$c] = min(n0 + $c * 4u, ((params.N - 1u) / 4u) * 4u);
+  #endfor
+  // Unrolled, so the accumulators are indexed by constants and stay in registers.
+  var acc: array<array<mat4x4<f32>, {{FC}}>, {{FR}}>;
+  var fb: array<mat4x4<f32>, {{FC}}>;
   // Whole steps of 4 without bounds checks, then at most one checked step for the K tail.
   let kFull = params.K & ~3u;
   for (var k0 = 0u; k0 < kFull; k0 += 4u) {
-    let fa0 = loadAFull(bases.x, m0, k0);
-    let fb0 = loadBFull(bases.y, k0, n0);
-    acc00 += fb0 * fa0;
-#if BLOCK != 4x4
-    let fb1 = loadBFull(bases.y, k0, n1);
-    acc01 += fb1 * fa0;
-#endif
-#if BLOCK == 8x8
-    let fa1 = loadAFull(bases.x, m1, k0);
-    acc10 += fb0 * fa1;
-    acc11 += fb1 * fa1;
-#endif
+    #for $c < FC unroll
+      fb[$c] = loadBFull(bases.y, k0, ns[$c]);
+    #endfor
+    #for $r < FR unroll
+      let fa = loadAFull(bases.x, ms[$r], k0);
+      #for $c < FC unroll
+        acc[$r][$c] += fb[$c] * fa;
+      #endfor
+    #endfor
   }
   if (kFull < params.K) {
-    let fa0 = loadAEdge(bases.x, m0, kFull);
-    let fb0 = loadBEdge(bases.y, kFull, n0);
-    acc00 += fb0 * fa0;
-#if BLOCK != 4x4
-    let fb1 = loadBEdge(bases.y, kFull, n1);
-    acc01 += fb1 * fa0;
-#endif
-#if BLOCK == 8x8
-    let fa1 = loadAEdge(bases.x, m1, kFull);
-    acc10 += fb0 * fa1;
-    acc11 += fb1 * fa1;
-#endif
+    #for $c < FC unroll
+      fb[$c] = loadBEdge(bases.y, kFull, ns[$c]);
+    #endfor
+    #for $r < FR unroll
+      let fa = loadAEdge(bases.x, ms[$r], kFull);
+      #for $c < FC unroll
+        acc[$r][$c] += fb[$c] * fa;
+      #endfor
+    #endfor
   }
-  store(gid.z, m0, n0, acc00, 4u);
-#if BLOCK != 4x4
-  if (n0 + 4u < params.N) {
-    store(gid.z, m0, n0 + 4u, acc01, 4u);
-  }
-#endif
-#if BLOCK == 8x8
-  if (m0 + 4u < params.M) {
-    store(gid.z, m0 + 4u, n0, acc10, 4u);
-    if (n0 + 4u < params.N) {
-      store(gid.z, m0 + 4u, n0 + 4u, acc11, 4u);
+  #for $r < FR unroll
+    if (m0 + $r * 4u < params.M) {
+      #for $c < FC unroll
+        if (n0 + $c * 4u < params.N) {
+          store(gid.z, m0 + $r * 4u, n0 + $c * 4u, acc[$r][$c], 4u);
+        }
+      #endfor
     }
-  }
-#endif
+  #endfor
 }
 #endif
 #endif

@@ -14,7 +14,7 @@ import { normGroupKernel, normKernel } from '../../src/ops/nn/norm';
 import { softmaxKernel } from '../../src/ops/nn/softmax';
 import { timestepEmbeddingKernel } from '../../src/ops/nn/timestep_embedding';
 import { binaryKernel } from '../../src/ops/math/binary';
-import { matmulKernel, type MatmulSpec } from '../../src/ops/math/matmul';
+import { blockFragments, matmulKernel, type MatmulSpec } from '../../src/ops/math/matmul';
 import { unaryKernel } from '../../src/ops/math/unary';
 import { guidePackKernel } from '../../src/ops/render/guide_pack';
 import { headNormalsKernel } from '../../src/ops/render/head_normals';
@@ -41,7 +41,7 @@ const ACTS = ['none', 'silu', 'gelu', 'gelu_tanh', 'relu'];
 const BOOL = [false, true];
 
 const matmulBase: MatmulSpec = {
-  VARIANT: 'blocked', BLOCK: '4x8', TRANS_A: false, TRANS_B: true, VEC_A: true, VEC_B: true, VEC_OUT: true,
+  VARIANT: 'blocked', BLOCK: '4x8', ...blockFragments('4x8'), TRANS_A: false, TRANS_B: true, VEC_A: true, VEC_B: true, VEC_OUT: true,
   B_F16: false, BIAS: true, RES: false, ACT: 'none', WG: 1, SUBGROUPS: false,
 };
 const conv2dBase: Conv2dSpec = { CO: 8, PX: 4, VEC: true, W16: false, ACT: 'silu', BIAS: true, RESIDUAL: false, WG: 64 };
@@ -52,9 +52,15 @@ const spaces: Record<string, SpecSpace> = {
   'math/unary': { def: unaryKernel, bases: [{ OP: 'silu', WG: 256 }], values: { OP: ['silu', 'gelu', 'gelu_tanh', 'relu', 'log', 'geglu'], WG: [64, 256] } },
   'math/matmul': {
     def: matmulKernel,
-    bases: [matmulBase, { ...matmulBase, BLOCK: '1x4' }, { ...matmulBase, VARIANT: 'splitk', BLOCK: '4x4', WG: 16 }, { ...matmulBase, VARIANT: 'tiled', BLOCK: '4x4' }],
+    bases: [
+      matmulBase,
+      { ...matmulBase, BLOCK: '1x4', ...blockFragments('1x4') },
+      { ...matmulBase, BLOCK: '16x16', ...blockFragments('16x16') },
+      { ...matmulBase, VARIANT: 'splitk', BLOCK: '4x4', ...blockFragments('4x4'), WG: 16 },
+      { ...matmulBase, VARIANT: 'tiled', BLOCK: '4x4', ...blockFragments('4x4') },
+    ],
     values: {
-      VARIANT: ['blocked', 'tiled', 'splitk'], BLOCK: ['1x4', '4x4', '4x8', '8x8'], TRANS_A: BOOL, TRANS_B: BOOL, VEC_A: BOOL, VEC_B: BOOL,
+      VARIANT: ['blocked', 'tiled', 'splitk'], BLOCK: ['1x4', '4x4', '4x8', '8x8', '16x8', '16x16'], FR: [1, 2, 4], FC: [1, 2, 4], TRANS_A: BOOL, TRANS_B: BOOL, VEC_A: BOOL, VEC_B: BOOL,
       VEC_OUT: BOOL, B_F16: BOOL, BIAS: BOOL, RES: BOOL, ACT: ACTS, WG: [1, 4, 16, 64], SUBGROUPS: BOOL,
     },
   },

@@ -14,12 +14,15 @@ import { broadcastShapes } from './binary';
  * small M or long K).
  */
 export type MatmulVariant = 'blocked' | 'tiled' | 'splitk';
-export type MatmulBlock = '1x4' | '4x4' | '4x8' | '8x8';
+export type MatmulBlock = '1x4' | '4x4' | '4x8' | '8x8' | '16x8' | '16x16';
 
 export type MatmulSpec = {
   readonly VARIANT: MatmulVariant;
   /** Outputs per thread of `blocked` (rows x columns); '4x4' for the other variants. */
   readonly BLOCK: MatmulBlock;
+  /** 4x4 fragments per thread along rows and columns: BLOCK's, from `blockFragments`. */
+  readonly FR: number;
+  readonly FC: number;
   readonly TRANS_A: boolean;
   readonly TRANS_B: boolean;
   /** A's contiguous dimension (K, or M when transposed) is a multiple of 4: vec4 loads. */
@@ -79,6 +82,12 @@ export interface MatmulChoice {
 
 const DEFAULT_BLOCK: MatmulBlock = '4x8';
 
+/** The 4x4 fragments of a block, rows and columns (1x4 counts as one: its thread holds a single row). */
+export function blockFragments(block: MatmulBlock): { FR: number; FC: number } {
+  const [rows, cols] = block.split('x').map(Number) as [number, number];
+  return block === '1x4' ? { FR: 1, FC: 1 } : { FR: rows / 4, FC: cols / 4 };
+}
+
 export function choiceName(c: MatmulChoice): string {
   if (c.variant === 'splitk') return `splitk${c.wg ?? 64}${c.subgroups ? 'sg' : ''}`;
   return c.variant === 'blocked' ? `blocked${c.block ?? DEFAULT_BLOCK}` : c.variant;
@@ -87,7 +96,7 @@ export function choiceName(c: MatmulChoice): string {
 export function parseChoice(name: string): MatmulChoice {
   const m = /^splitk(\d+)(sg)?$/.exec(name);
   if (m) return { variant: 'splitk', wg: Number(m[1]), subgroups: !!m[2] };
-  const b = /^blocked(1x4|4x4|4x8|8x8)?$/.exec(name);
+  const b = /^blocked(1x4|4x4|4x8|8x8|16x8|16x16)?$/.exec(name);
   if (b) return { variant: 'blocked', block: (b[1] as MatmulBlock | undefined) ?? DEFAULT_BLOCK };
   if (name === 'tiled') return { variant: name };
   throw new ShapeError(`unknown matmul variant ${name}`);
@@ -118,17 +127,20 @@ export function matmulShapeClass(s: MatmulShape): string {
  * The choice without tuning, from the adapter kind and the shape class. Measured on SwiftShader (2 cores):
  * workgroups with barriers and small workgroups are slow there, so `blocked` wins every class: 1x4 per
  * thread for one row (1x1280x320: 1.6 ms, 4x4 2.8 ms, the best splitk 6.4 ms), 4x4 for a few rows or long K,
- * 8x8 from about 128 threads of 8x8 (kernel time of 10 back-to-back runs, machine alone: 1280x96x96 3.3 vs 2.7
- * GFLOP/s for 4x8, 320x160x160 3.6 vs 3.0, 256^3 3.7 vs 3.2, 40x128x160 2.2 vs 2.0), 4x8 below (80x128x96:
- * 2.2 vs 1.9). Real GPUs get shared-memory tiles, and K split over a
- * workgroup where there are few output blocks.
+ * and for a GEMM the largest block that still leaves about 128 threads. GFLOP/s per CPU-second on the mini
+ * UNet's linears (tests/ops/math/matmul_perf.mjs, MATMUL_SET=mini): 16x8 over 8x8 on all six (1280x96x96 1.10
+ * vs 0.76, 320x160x160 1.54 vs 1.22, 320x160x640 1.55 vs 1.20), 16x16 ahead where N >= 512 (1280x768x96 1.26
+ * vs 1.14 for 16x8); 8x8 over 4x8 from 128 threads (320x160x160 3.6 vs 3.0 GFLOP/s), 4x8 below (80x128x96: 2.2
+ * vs 1.9). Real GPUs get shared-memory tiles, and K split over a workgroup where there are few output blocks.
  */
 export function defaultChoice(info: DeviceInfo, s: MatmulShape): MatmulChoice {
   const kind = matmulShapeClass(s).split(':')[0];
   if (info.isCpuBacked) {
     if (kind !== 'gemm') return { variant: 'blocked', block: s.M === 1 ? '1x4' : '4x4' };
-    const threads8x8 = s.batch * Math.ceil(s.M / 8) * Math.ceil(s.N / 8);
-    return { variant: 'blocked', block: threads8x8 >= 128 ? '8x8' : '4x8' };
+    const threads = (rows: number, cols: number) => s.batch * Math.ceil(s.M / rows) * Math.ceil(s.N / cols);
+    if (s.N >= 512 && threads(16, 16) >= 128) return { variant: 'blocked', block: '16x16' };
+    if (threads(16, 8) >= 128) return { variant: 'blocked', block: '16x8' };
+    return { variant: 'blocked', block: threads(8, 8) >= 128 ? '8x8' : '4x8' };
   }
   if (kind !== 'gemm') return { variant: 'splitk', wg: 64, subgroups: info.features.subgroups };
   return { variant: 'tiled' };
@@ -151,9 +163,11 @@ export function selectVariant(info: DeviceInfo, s: MatmulShape, epilogue: Epilog
   if (!Number.isInteger(Math.log2(wg)) || wg > 256) throw new ShapeError(`matmul: splitk workgroup size ${wg} is not a power of two <= 256`);
   const subgroups = c.variant === 'splitk' && !!c.subgroups;
   if (subgroups && !info.features.subgroups) throw new ShapeError('matmul: subgroups requested but the device has no subgroups feature');
+  const block = c.variant === 'blocked' ? (c.block ?? DEFAULT_BLOCK) : '4x4';
   return {
     VARIANT: c.variant,
-    BLOCK: c.variant === 'blocked' ? (c.block ?? DEFAULT_BLOCK) : '4x4',
+    BLOCK: block,
+    ...blockFragments(block),
     TRANS_A: s.transA,
     TRANS_B: s.transB,
     VEC_A: (s.transA ? s.M : s.K) % 4 === 0,
@@ -288,11 +302,7 @@ export function dispatchSize(spec: MatmulSpec, M: number, N: number, batch: numb
   const bm = Math.ceil(M / 4);
   const bn = Math.ceil(N / 4);
   if (spec.VARIANT === 'blocked' && spec.BLOCK === '1x4') return [Math.ceil(bn / 64), M, batch];
-  if (spec.VARIANT === 'blocked') {
-    const cols = spec.BLOCK === '4x4' ? 1 : 2;
-    const rows = spec.BLOCK === '8x8' ? 2 : 1;
-    return [Math.ceil(bn / (8 * cols)), Math.ceil(bm / (8 * rows)), batch];
-  }
+  if (spec.VARIANT === 'blocked') return [Math.ceil(bn / (8 * spec.FC)), Math.ceil(bm / (8 * spec.FR)), batch];
   if (spec.VARIANT === 'tiled') return [Math.ceil(N / 64), Math.ceil(M / 64), batch];
   return [bn, bm, batch];
 }
@@ -331,6 +341,8 @@ export function tuneCandidates(info: DeviceInfo): MatmulChoice[] {
     { variant: 'blocked', block: '4x4' },
     { variant: 'blocked', block: '4x8' },
     { variant: 'blocked', block: '8x8' },
+    { variant: 'blocked', block: '16x8' },
+    { variant: 'blocked', block: '16x16' },
     { variant: 'tiled' },
     { variant: 'splitk', wg: 4 },
     { variant: 'splitk', wg: 16 },

@@ -242,6 +242,8 @@ export const cases: Cases = {
   'blocked variant, 1x4 per thread, on 20+ shapes': variantCase({ variant: 'blocked', block: '1x4' }, 13),
   'blocked variant, 4x8 per thread, on 20+ shapes': variantCase({ variant: 'blocked', block: '4x8' }, 11),
   'blocked variant, 8x8 per thread, on 20+ shapes': variantCase({ variant: 'blocked', block: '8x8' }, 12, 1 << 18, true),
+  'blocked variant, 16x8 per thread, on 20+ shapes': variantCase({ variant: 'blocked', block: '16x8' }, 14, 1 << 18, true),
+  'blocked variant, 16x16 per thread, on 20+ shapes': variantCase({ variant: 'blocked', block: '16x16' }, 15, 1 << 18, true),
   'tiled variant on 20+ shapes': variantCase({ variant: 'tiled' }, 2, 1 << 16, true),
   'splitk variant, 16 threads, on 20+ shapes': variantCase({ variant: 'splitk', wg: 16 }, 3, 1 << 16, true),
   'splitk variant, 64 threads, on 20+ shapes': variantCase({ variant: 'splitk', wg: 64 }, 4, 1 << 16, true),
@@ -253,11 +255,19 @@ export const cases: Cases = {
     const gemv = selectVariant(device.info, { M: 1, N: 320, K: 320, batch: 1, transA: false, transB: true, bF16: false }, { bias: false, residual: false, activation: 'none' });
     const gemm = selectVariant(device.info, { M: 256, N: 256, K: 256, batch: 1, transA: false, transB: false, bF16: false }, { bias: true, residual: false, activation: 'silu' });
     const small = selectVariant(device.info, { M: 80, N: 96, K: 128, batch: 1, transA: false, transB: true, bF16: false }, { bias: false, residual: false, activation: 'none' });
+    const block = (M: number, N: number) => selectVariant(device.info, { M, N, K: 96, batch: 1, transA: false, transB: true, bF16: true }, { bias: true, residual: false, activation: 'none' });
     log(`cpu-backed ${device.info.isCpuBacked}, subgroups ${device.info.features.subgroups}: gemv -> ${gemv.VARIANT}/${gemv.WG}, gemm -> ${gemm.VARIANT}`);
     const cpu = device.info.isCpuBacked;
     assertEqual([gemv.VARIANT, gemv.BLOCK], cpu ? ['blocked', '1x4'] : ['splitk', '4x4'], 'small M variant');
-    assertEqual([gemm.VARIANT, gemm.BLOCK], cpu ? ['blocked', '8x8'] : ['tiled', '4x4'], 'GEMM variant');
+    assertEqual([gemm.VARIANT, gemm.BLOCK, gemm.FR, gemm.FC], cpu ? ['blocked', '16x8', 4, 2] : ['tiled', '4x4', 1, 1], 'GEMM variant');
     assertEqual([small.VARIANT, small.BLOCK], cpu ? ['blocked', '4x8'] : ['tiled', '4x4'], 'small GEMM variant (fewer than 128 blocks of 8x8)');
+    if (cpu) {
+      // The largest block that leaves 128 threads: 16x16 only for wide outputs (N >= 512).
+      assertEqual(block(1280, 768).BLOCK, '16x16', '1280x768 (the GEGLU projection)');
+      assertEqual(block(1280, 96).BLOCK, '16x8', '1280x96');
+      assertEqual(block(96, 96).BLOCK, '8x8', '96x96 (72 blocks of 16x8, 144 of 8x8)');
+      assertEqual(block(16, 1024).BLOCK, '16x8', '16x1024 (64 blocks of 16x16, 128 of 16x8)');
+    }
     assertEqual([gemm.VEC_A, gemm.VEC_B, gemm.VEC_OUT, gemm.BIAS, gemm.ACT], [true, true, true, true, 'silu'], 'gemm spec');
   },
 

@@ -80,15 +80,16 @@ def load_autoencoder(cfg: dict):
     return ae, scale
 
 
-def region_weights(renderer: GuideRenderer, coeffs: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def region_weights(renderer: GuideRenderer, coeffs: torch.Tensor, size: tuple[int, int],
+                   mouth_gain: float = 3.0) -> torch.Tensor:
     """[N, 120] → per-latent-pixel loss weights [N, 1, h, w]: 1 plus Gaussian blobs on the eyes (4) and the
-    mouth (3), where the controls show and which cover only a few latent pixels."""
+    mouth (`mouth_gain`), where the controls show and which cover only a few latent pixels."""
     h, w = size
     centres = renderer.landmarks(coeffs) * (w / renderer.size)          # [N, 3, 2] in latent pixels
     yy, xx = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
     d2 = (xx - centres[..., 0, None, None]) ** 2 + (yy - centres[..., 1, None, None]) ** 2   # [N, 3, h, w]
     sigma = torch.tensor([1.0, 1.0, 1.5])[None, :, None, None]
-    gain = torch.tensor([4.0, 4.0, 3.0])[None, :, None, None]
+    gain = torch.tensor([4.0, 4.0, mouth_gain])[None, :, None, None]
     return 1 + (gain * torch.exp(-d2 / (2 * sigma ** 2))).sum(1, keepdim=True)
 
 
@@ -111,6 +112,7 @@ def main() -> None:
     ap.add_argument("--init", help="final.pt whose weights a fresh stage starts from (instead of the previous stage's)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--motion-noise", type=float, default=0.2, help="largest std of the noise on motion latents")
+    ap.add_argument("--mouth-gain", type=float, default=3.0, help="peak extra loss weight on the mouth (eyes: 4)")
     ap.add_argument("--freeze-reference", action="store_true",
                     help="keep the ReferenceNet as it starts (an expression stage that trains it learns to copy the "
                          "portrait's mouth instead of following the guide's)")
@@ -202,7 +204,7 @@ def main() -> None:
         weight = (snr.clamp(max=5.0) / snr).flatten()
         err = (eps - noise).pow(2)
         if renderer is not None:
-            regions = region_weights(renderer, flat_coeffs, latent_size(cfg)).to(dev)
+            regions = region_weights(renderer, flat_coeffs, latent_size(cfg), args.mouth_gain).to(dev)
             err = err * regions / regions.mean((2, 3), keepdim=True)   # focus, same mean weight per frame
         per_frame = err.flatten(1).mean(1)
         return (per_frame * weight)[keep].mean()

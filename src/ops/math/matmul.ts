@@ -127,18 +127,18 @@ export function matmulShapeClass(s: MatmulShape): string {
  * The choice without tuning, from the adapter kind and the shape class. Measured on SwiftShader (2 cores):
  * workgroups with barriers and small workgroups are slow there, so `blocked` wins every class: 1x4 per
  * thread for one row (1x1280x320: 1.6 ms, 4x4 2.8 ms, the best splitk 6.4 ms), 4x4 for a few rows or long K,
- * and for a GEMM the largest block that still leaves about 128 threads. GFLOP/s per CPU-second on the mini
- * UNet's linears (tests/ops/math/matmul_perf.mjs, MATMUL_SET=mini): 16x8 over 8x8 on all six (1280x96x96 1.10
- * vs 0.76, 320x160x160 1.54 vs 1.22, 320x160x640 1.55 vs 1.20), 16x16 ahead where N >= 512 (1280x768x96 1.26
- * vs 1.14 for 16x8); 8x8 over 4x8 from 128 threads (320x160x160 3.6 vs 3.0 GFLOP/s), 4x8 below (80x128x96: 2.2
- * vs 1.9). Real GPUs get shared-memory tiles, and K split over a workgroup where there are few output blocks.
+ * and for a GEMM the largest block that still leaves about 128 threads. Kernel ms on the mini UNet's linears
+ * (tests/ops/math/matmul_perf.mjs, MATMUL_SET=mini, machine alone, two interleaved repetitions): 16x16 against
+ * 8x8 1280x96x96 13.8/12.2 vs 14.1/15.0, 320x160x160 7.9/7.8 vs 9.1/9.2, 320x1280x160 31/44 vs 46/55,
+ * 320x160x640 25/26 vs 31/30, even on 1280x96x384; 8x8 over 4x8 from 128 threads (320x160x160 3.6 vs 3.0
+ * GFLOP/s), 4x8 below (80x128x96: 2.2 vs 1.9). Real GPUs get shared-memory tiles, and K split over a workgroup where there are few output blocks.
  */
 export function defaultChoice(info: DeviceInfo, s: MatmulShape): MatmulChoice {
   const kind = matmulShapeClass(s).split(':')[0];
   if (info.isCpuBacked) {
     if (kind !== 'gemm') return { variant: 'blocked', block: s.M === 1 ? '1x4' : '4x4' };
     const threads = (rows: number, cols: number) => s.batch * Math.ceil(s.M / rows) * Math.ceil(s.N / cols);
-    if (s.N >= 512 && threads(16, 16) >= 128) return { variant: 'blocked', block: '16x16' };
+    if (threads(16, 16) >= 128) return { variant: 'blocked', block: '16x16' };
     if (threads(16, 8) >= 128) return { variant: 'blocked', block: '16x8' };
     return { variant: 'blocked', block: threads(8, 8) >= 128 ? '8x8' : '4x8' };
   }

@@ -259,12 +259,12 @@ export const cases: Cases = {
     log(`cpu-backed ${device.info.isCpuBacked}, subgroups ${device.info.features.subgroups}: gemv -> ${gemv.VARIANT}/${gemv.WG}, gemm -> ${gemm.VARIANT}`);
     const cpu = device.info.isCpuBacked;
     assertEqual([gemv.VARIANT, gemv.BLOCK], cpu ? ['blocked', '1x4'] : ['splitk', '4x4'], 'small M variant');
-    assertEqual([gemm.VARIANT, gemm.BLOCK, gemm.FR, gemm.FC], cpu ? ['blocked', '16x8', 4, 2] : ['tiled', '4x4', 1, 1], 'GEMM variant');
+    assertEqual([gemm.VARIANT, gemm.BLOCK, gemm.FR, gemm.FC], cpu ? ['blocked', '16x16', 4, 4] : ['tiled', '4x4', 1, 1], 'GEMM variant');
     assertEqual([small.VARIANT, small.BLOCK], cpu ? ['blocked', '4x8'] : ['tiled', '4x4'], 'small GEMM variant (fewer than 128 blocks of 8x8)');
     if (cpu) {
-      // The largest block that leaves 128 threads: 16x16 only for wide outputs (N >= 512).
+      // The largest block that leaves 128 threads.
       assertEqual(block(1280, 768).BLOCK, '16x16', '1280x768 (the GEGLU projection)');
-      assertEqual(block(1280, 96).BLOCK, '16x8', '1280x96');
+      assertEqual(block(320, 160).BLOCK, '16x16', '320x160 (200 blocks of 16x16)');
       assertEqual(block(96, 96).BLOCK, '8x8', '96x96 (72 blocks of 16x8, 144 of 8x8)');
       assertEqual(block(16, 1024).BLOCK, '16x8', '16x1024 (64 blocks of 16x16, 128 of 16x8)');
     }

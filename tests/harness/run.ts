@@ -31,6 +31,8 @@ export interface RunOptions {
   device?: DeviceOptions;
   /** Where to run; both by default. */
   where?: ('node' | 'chromium')[];
+  /** Which cases to run, by name (all by default): a variant run leaves out cases its options cannot change. */
+  only?: (name: string) => boolean;
 }
 
 function report(result: CaseResult): void {
@@ -45,7 +47,7 @@ export async function runEverywhere(testFileUrl: string, options: RunOptions = {
   const tag = options.variant ? ` (${options.variant})` : '';
   const rel = path.relative(root, casesFile).split(path.sep).join('/');
   const mod = (await import(/* @vite-ignore */ casesFile)) as { cases: Cases };
-  const names = Object.keys(mod.cases);
+  const names = Object.keys(mod.cases).filter(options.only ?? (() => true));
   const where = options.where ?? ['node', 'chromium'];
 
   if (where.includes('node')) {

@@ -131,7 +131,8 @@ export function matmulShapeClass(s: MatmulShape): string {
  * (tests/ops/math/matmul_perf.mjs, MATMUL_SET=mini, machine alone, two interleaved repetitions): 16x16 against
  * 8x8 1280x96x96 13.8/12.2 vs 14.1/15.0, 320x160x160 7.9/7.8 vs 9.1/9.2, 320x1280x160 31/44 vs 46/55,
  * 320x160x640 25/26 vs 31/30, even on 1280x96x384; 8x8 over 4x8 from 128 threads (320x160x160 3.6 vs 3.0
- * GFLOP/s), 4x8 below (80x128x96: 2.2 vs 1.9). Real GPUs get shared-memory tiles, and K split over a workgroup where there are few output blocks.
+ * GFLOP/s), 4x8 below (80x128x96: 2.2 vs 1.9). Real GPUs get shared-memory tiles, and K split over a
+ * workgroup where there are few output blocks.
  */
 export function defaultChoice(info: DeviceInfo, s: MatmulShape): MatmulChoice {
   const kind = matmulShapeClass(s).split(':')[0];

@@ -160,11 +160,13 @@ const SMALL_BLOCK = 4096;
 
 /**
  * Register blocking, measured on SwiftShader (tests/ops/nn/conv2d_perf.mjs, GFLOP/s per CPU-second, 3x3, the
- * mini UNet's batch of 20 frames): 8 pixels wherever a row has at least 8 (mini 8x8: 1.32 against 0.79 for 4
- * pixels), and then 16 output channels where a channel's weights are small (Cin/g x KH x KW <= SMALL_BLOCK): each
- * input value loaded feeds twice the multiply-adds (mini 16x16, 144 -> 48: 1.53 against 1.13; sd15's 320- and
- * 640-channel convs measured even either way). 4-pixel rows keep 8 channels x 4 pixels (16 x 4 won one shape of two). A
- * single output channel per group (depthwise) keeps CO = 1, images narrower than 4 pixels PX = 1.
+ * mini UNet's batch of 20 frames, machine alone): 8 pixels wherever a row has at least 8, and then 16 output
+ * channels where a channel's weights are small (Cin/g x KH x KW <= SMALL_BLOCK), since each input value loaded
+ * feeds twice the multiply-adds: against the earlier 8 x 4 (8x8 rows) and 8 x 8 (16x16 rows), mini 96 -> 96 at
+ * 8x8 2.30 vs 1.47, 48 -> 48 at 16x16 1.71 vs 1.28, the up blocks' 256 -> 96 at 8x8 2.18 vs 1.31, sd15's 320 ->
+ * 320 at 32x32 1.88 vs 1.32. sd15's 640-channel convs keep 8 channels (measured even); 4-pixel rows keep 8 x 4
+ * (16 x 4 won one shape of two). A single output channel per group (depthwise) keeps CO = 1, images narrower
+ * than 4 pixels PX = 1.
  */
 export function selectBlocking(cout: number, groups: number, cinPerGroup: number, outW: number, taps: number): Conv2dBlocking {
   const coutPerGroup = cout / groups;
